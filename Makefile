@@ -1,0 +1,26 @@
+# Every target creates .venv and installs the pinned dependencies when they are missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+WORKDIR ?= runs/gaussians
+
+.PHONY: install test reproduce-gaussians clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("wgan-jax needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -q
+
+reproduce-gaussians: $(INSTALLED)
+	$(BIN)/python experiments/gaussians.py --workdir=$(WORKDIR)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
