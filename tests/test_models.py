@@ -1,0 +1,259 @@
+"""Tests for wgan_jax.models: shapes, ranges, filter schedules, norms and their batch coupling."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wgan_jax import models
+
+SIZES = [(28, 1), (32, 3), (64, 3)]  # MNIST, CIFAR-10, LSUN/CelebA
+BATCH = 2
+NZ = 16
+FEATURES = 8  # small widths: these tests check wiring, not capacity
+
+
+@pytest.fixture(autouse=True)
+def _strict_rank_promotion():
+  with jax.numpy_rank_promotion("raise"):
+    yield
+
+
+def _images(size, channels, seed=0, batch=BATCH):
+  return jax.random.uniform(jax.random.key(seed), (batch, size, size, channels), minval=-1.0,
+                            maxval=1.0)
+
+
+def _noise(seed=0, batch=BATCH):
+  return jax.random.normal(jax.random.key(seed), (batch, NZ))
+
+
+def _apply_train(module, variables, x):
+  """Train-mode forward pass; BatchNorm's statistics are returned when there are any."""
+  if "batch_stats" in variables:
+    out, _ = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    return out
+  return module.apply(variables, x, train=True)
+
+
+def _hidden_widths(params):
+  """Filters of each DCGAN generator layer but the output one, from the parameter shapes."""
+  start_map_pixels = params["Dense_0"]["kernel"].shape[1]
+  first = params["BatchNorm_0"]["scale"].shape[0] if "BatchNorm_0" in params else None
+  convs = sorted((k for k in params if k.startswith("ConvTranspose_")),
+                 key=lambda k: int(k.split("_")[1]))
+  widths = [params[k]["kernel"].shape[-1] for k in convs[:-1]]
+  return start_map_pixels, first, widths
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+@pytest.mark.parametrize("batch_norm, constant_features", [(True, False), (False, True)])
+def test_dcgan_generator_shape_and_range(size, channels, batch_norm, constant_features):
+  gen = models.DCGANGenerator(size, channels, nz=NZ, features=FEATURES, batch_norm=batch_norm,
+                              constant_features=constant_features)
+  variables = gen.init(jax.random.key(0), _noise(), train=False)
+  # A large noise scale pushes pre-activations far into tanh's tails.
+  z = 100.0 * _noise(seed=1)
+  for x in (_apply_train(gen, variables, z), gen.apply(variables, z, train=False)):
+    assert x.shape == (BATCH, size, size, channels)
+    assert np.all(np.abs(np.asarray(x)) <= 1.0)
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+def test_mlp_generator_shape_and_range(size, channels):
+  gen = models.MLPGenerator(size, channels, hidden=32)
+  variables = gen.init(jax.random.key(0), _noise())
+  x = gen.apply(variables, 100.0 * _noise(seed=1))
+  assert x.shape == (BATCH, size, size, channels)
+  assert np.all(np.abs(np.asarray(x)) <= 1.0)
+  assert "batch_stats" not in variables
+  # `layers` hidden ReLU layers plus the output layer.
+  assert len(variables["params"]) == 4 + 1
+
+
+def test_dcgan_generator_widths_halve_from_the_narrow_end():
+  gen = models.DCGANGenerator(64, 3, nz=NZ, features=FEATURES)
+  params = gen.init(jax.random.key(0), _noise(), train=False)["params"]
+  start_map_pixels, first, widths = _hidden_widths(params)
+  # 64 = 4 * 2**4: a 4x4 map of 8 * 2**3 filters, then 32, 16, 8 on the way up.
+  assert start_map_pixels == 4 * 4 * 64
+  assert first == 64
+  assert widths == [32, 16, 8]
+  assert params["ConvTranspose_3"]["kernel"].shape == (4, 4, 8, 3)
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+def test_constant_features_generator_has_equal_widths_and_no_batch_stats(size, channels):
+  gen = models.DCGANGenerator(size, channels, nz=NZ, features=FEATURES, batch_norm=False,
+                              constant_features=True)
+  variables = gen.init(jax.random.key(0), _noise(), train=False)
+  assert "batch_stats" not in variables
+  start, _ = models.dcgan_geometry(size)
+  start_map_pixels, first, widths = _hidden_widths(variables["params"])
+  assert first is None
+  assert start_map_pixels == start * start * FEATURES
+  assert widths == [FEATURES] * len(widths)
+  # Every hidden transposed conv also reads FEATURES filters.
+  for name, layer in variables["params"].items():
+    if name.startswith("ConvTranspose_"):
+      assert layer["kernel"].shape[2] == FEATURES
+
+
+@pytest.mark.parametrize("size, expected", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)),
+                                            (48, (6, 3)), (12, (6, 1)), (56, (7, 3))])
+def test_dcgan_geometry(size, expected):
+  assert models.dcgan_geometry(size) == expected
+
+
+@pytest.mark.parametrize("size", [30, 7, 4, 2, 15, 17])
+def test_impossible_size_raises(size):
+  with pytest.raises(ValueError, match=f"image_size={size}"):
+    models.dcgan_geometry(size)
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: models.DCGANGenerator(30, 1, nz=NZ, features=FEATURES), _noise()),
+    (lambda: models.DCGANCritic(30, 1, features=FEATURES), _images(30, 1)),
+    (lambda: models.DCGANAutoencoder(30, 1, features=FEATURES, code_dim=4), _images(30, 1)),
+])
+def test_modules_reject_impossible_size(make, x):
+  with pytest.raises(ValueError, match="image_size=30"):
+    make().init(jax.random.key(0), x)
+
+
+def test_unknown_norm_raises():
+  critic = models.DCGANCritic(32, 3, features=FEATURES, norm="group")
+  with pytest.raises(ValueError, match="group"):
+    critic.init(jax.random.key(0), _images(32, 3))
+
+
+def test_wrong_input_shapes_raise():
+  critic = models.DCGANCritic(32, 3, features=FEATURES)
+  with pytest.raises(ValueError, match="32, 32, 3"):
+    critic.init(jax.random.key(0), _images(64, 3))
+  gen = models.DCGANGenerator(32, 3, nz=NZ, features=FEATURES)
+  with pytest.raises(ValueError, match=f"B, {NZ}"):
+    gen.init(jax.random.key(0), jnp.zeros((BATCH, NZ + 1)))
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_dcgan_critic_shape(size, channels, norm):
+  critic = models.DCGANCritic(size, channels, features=FEATURES, norm=norm)
+  x = _images(size, channels)
+  variables = critic.init(jax.random.key(0), x, train=False)
+  assert ("batch_stats" in variables) == (norm == "batch")
+  assert _apply_train(critic, variables, x).shape == (BATCH,)
+  assert critic.apply(variables, x, train=False).shape == (BATCH,)
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+def test_mlp_critic_shape(size, channels):
+  critic = models.MLPCritic(hidden=32)
+  x = _images(size, channels)
+  variables = critic.init(jax.random.key(0), x)
+  assert critic.apply(variables, x).shape == (BATCH,)
+  assert "batch_stats" not in variables
+
+
+def test_batch_norm_critic_updates_batch_stats_in_train_mode():
+  critic = models.DCGANCritic(32, 3, features=FEATURES, norm="batch")
+  x = _images(32, 3) + 0.5  # off-centre, so the running means must move away from 0
+  variables = critic.init(jax.random.key(0), x, train=False)
+  _, updates = critic.apply(variables, x, train=True, mutable=["batch_stats"])
+  old = jax.tree.leaves(variables["batch_stats"])
+  new = jax.tree.leaves(updates["batch_stats"])
+  assert len(new) == len(old) > 0
+  assert all(a.shape == b.shape for a, b in zip(old, new))
+  assert any(not np.allclose(a, b) for a, b in zip(old, new))
+
+
+def _score_0_moves(critic, variables, size, channels, train):
+  x = _images(size, channels, seed=0, batch=3)
+  x_other = x.at[1].set(_images(size, channels, seed=1, batch=1)[0])
+  if train and "batch_stats" in variables:
+    apply = lambda v, y: critic.apply(v, y, train=True, mutable=["batch_stats"])[0]
+  else:
+    apply = lambda v, y: critic.apply(v, y, train=train)
+  return not np.allclose(apply(variables, x)[0], apply(variables, x_other)[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["layer", "none"])
+def test_per_sample_critic_scores_do_not_mix(norm):
+  critic = models.DCGANCritic(28, 1, features=FEATURES, norm=norm)
+  variables = critic.init(jax.random.key(0), _images(28, 1), train=False)
+  assert not _score_0_moves(critic, variables, 28, 1, train=True)
+
+
+def test_batch_norm_critic_mixes_samples_in_train_mode_only():
+  critic = models.DCGANCritic(28, 1, features=FEATURES, norm="batch")
+  variables = critic.init(jax.random.key(0), _images(28, 1), train=False)
+  assert _score_0_moves(critic, variables, 28, 1, train=True)
+  assert not _score_0_moves(critic, variables, 28, 1, train=False)
+
+
+def test_dcgan_initialisation():
+  gen = models.DCGANGenerator(32, 3, nz=NZ, features=16)
+  params = gen.init(jax.random.key(0), _noise(), train=False)["params"]
+  kernel = np.asarray(params["ConvTranspose_0"]["kernel"])  # 4*4*64*32 draws
+  assert abs(kernel.mean()) < 1e-3
+  assert kernel.std() == pytest.approx(0.02, rel=0.05)
+  scales = np.concatenate([np.asarray(v["scale"]) for k, v in params.items()
+                           if k.startswith("BatchNorm_")])  # 64 + 32 + 16 draws
+  assert scales.mean() == pytest.approx(1.0, abs=0.01)
+  assert 0.01 < scales.std() < 0.03
+  biases = [v["bias"] for v in params.values() if "bias" in v]
+  assert biases and all(np.all(np.asarray(b) == 0) for b in biases)
+
+
+def test_reconstruction_energy_by_hand():
+  x = jnp.array([[0.0, 0.0], [1.0, 2.0]])
+  recon = jnp.array([[1.0, 1.0], [1.0, 0.0]])
+  # ((1 + 1) / 2, (0 + 4) / 2)
+  np.testing.assert_allclose(models.reconstruction_energy(x, recon), [1.0, 2.0])
+  # Images: the mean runs over every pixel and channel of a sample.
+  x_img = jnp.zeros((2, 2, 2, 1))
+  recon_img = x_img.at[0, 0, 0, 0].set(2.0).at[1].set(1.0)
+  np.testing.assert_allclose(models.reconstruction_energy(x_img, recon_img), [1.0, 1.0])
+
+
+def _last_call_output(intermediates, prefix):
+  name = max((k for k in intermediates if k.startswith(prefix)), key=lambda k: int(k.split("_")[1]))
+  return np.asarray(intermediates[name]["__call__"][0])
+
+
+def test_mlp_autoencoder_energy_is_mean_squared_reconstruction_error():
+  ae = models.MLPAutoencoder(hidden=(16, 8), code_dim=2)
+  x = jax.random.normal(jax.random.key(0), (3, 5))
+  variables = ae.init(jax.random.key(1), x)
+  energy, state = ae.apply(variables, x, capture_intermediates=True)
+  assert energy.shape == (3,)
+  assert np.all(np.asarray(energy) >= 0)
+  recon = _last_call_output(state["intermediates"], "Dense_")
+  assert recon.shape == x.shape
+  expected = ((recon - np.asarray(x))**2).mean(axis=1)
+  np.testing.assert_allclose(energy, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size, channels", SIZES)
+def test_dcgan_autoencoder_energy(size, channels):
+  ae = models.DCGANAutoencoder(size, channels, features=FEATURES, code_dim=4)
+  x = _images(size, channels)
+  variables = ae.init(jax.random.key(0), x, train=False)
+  assert "batch_stats" in variables
+  energy, state = ae.apply(variables, x, train=False, capture_intermediates=True)
+  assert energy.shape == (BATCH,)
+  assert np.all(np.asarray(energy) >= 0)
+  recon = _last_call_output(state["intermediates"], "ConvTranspose_")
+  assert recon.shape == x.shape
+  expected = ((recon - np.asarray(x))**2).reshape(BATCH, -1).mean(axis=1)
+  np.testing.assert_allclose(energy, expected, rtol=1e-5)
+  assert _apply_train(ae, variables, x).shape == (BATCH,)
+
+
+@pytest.mark.parametrize("out_dim, shape", [(1, (BATCH,)), (2, (BATCH, 2))])
+def test_toy_mlp_output_shape(out_dim, shape):
+  mlp = models.MLP(hidden=(16, 16), out_dim=out_dim)
+  x = jnp.ones((BATCH, 2))
+  variables = mlp.init(jax.random.key(0), x)
+  assert mlp.apply(variables, x).shape == shape

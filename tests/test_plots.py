@@ -1,0 +1,175 @@
+"""Tests for wgan_jax.plots: the running median against a plain loop, the density against scipy,
+and both figures written as complete PNGs with no temporary files left behind."""
+
+import os
+import statistics
+
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import scipy.stats
+
+from wgan_jax.plots import figure_2, learning_curves, mixture_log_density, running_median
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def ring(k=8, radius=2.0):
+  angles_K = 2 * np.pi * np.arange(k) / k
+  return radius * np.stack([np.cos(angles_K), np.sin(angles_K)], axis=1)
+
+
+def grid():
+  return np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=float)
+
+
+def mixture_samples(rng, centers_Kx2, std, n, keep_K=None):
+  """n samples from the equal-weight mixture, optionally over only the modes in keep_K."""
+  keep_K = np.arange(len(centers_Kx2)) if keep_K is None else np.asarray(keep_K)
+  modes_N = rng.choice(keep_K, size=n)
+  return centers_Kx2[modes_N] + std * rng.standard_normal((n, 2))
+
+
+def assert_png(path):
+  with open(path, "rb") as f:
+    head = f.read(8)
+  assert head == PNG_SIGNATURE
+  assert os.path.getsize(path) > 1000
+
+
+# running_median ----------------------------------------------------------------------------------
+
+def loop_median(x, window):
+  """The definition, one window at a time: indices clamped to the ends (edge padding)."""
+  half = window // 2
+  t_max = len(x) - 1
+  return [statistics.median(x[min(max(t + j, 0), t_max)] for j in range(-half, half + 1))
+          for t in range(len(x))]
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 7, 13])
+def test_running_median_matches_loop(window):
+  x = [3.0, -1.0, 4.0, 1.0, -5.0, 9.0, 2.0, 6.0, 5.0, -3.0, 5.0]
+  np.testing.assert_allclose(running_median(np.array(x), window), loop_median(x, window))
+
+
+def test_running_median_by_hand_at_the_edges():
+  # Window 3 on [5, 1, 3]: padded to [5, 5, 1, 3, 3], medians of (5,5,1), (5,1,3), (1,3,3).
+  np.testing.assert_allclose(running_median(np.array([5.0, 1.0, 3.0]), 3), [5.0, 3.0, 3.0])
+
+
+def test_running_median_of_constant_is_constant():
+  out_T = running_median(np.full(40, 2.5), 101)
+  assert out_T.shape == (40,)
+  np.testing.assert_array_equal(out_T, np.full(40, 2.5))
+
+
+def test_running_median_removes_a_spike():
+  x_T = np.zeros(20)
+  x_T[7] = 100.0
+  np.testing.assert_array_equal(running_median(x_T, 5), np.zeros(20))
+
+
+def test_running_median_rejects_even_window():
+  with pytest.raises(ValueError, match="odd"):
+    running_median(np.arange(5.0), 4)
+
+
+def test_running_median_of_empty_is_empty():
+  assert running_median(np.array([]), 5).shape == (0,)
+
+
+# mixture_log_density -----------------------------------------------------------------------------
+
+def test_mixture_log_density_matches_scipy():
+  centers_Kx2, std = ring(), 0.3
+  points_Px2 = np.random.default_rng(0).uniform(-3, 3, size=(50, 2))
+  expected_P = np.log(np.mean(
+      [scipy.stats.multivariate_normal(c, std**2 * np.eye(2)).pdf(points_Px2)
+       for c in centers_Kx2], axis=0))
+  np.testing.assert_allclose(mixture_log_density(points_Px2, centers_Kx2, std), expected_P,
+                             rtol=1e-10)
+
+
+def test_mixture_log_density_is_finite_far_from_every_centre():
+  # exp(-(10/0.02)^2 / 2) underflows to 0; the log-sum-exp must not return -inf.
+  value = mixture_log_density(np.array([[10.0, 10.0]]), ring(), 0.02)
+  assert np.isfinite(value).all()
+
+
+# figures -----------------------------------------------------------------------------------------
+
+def synthetic_datasets(rng):
+  return [
+      {"name": "ring8", "centers": ring(), "std": 0.02,
+       "real": mixture_samples(rng, ring(), 0.02, 300)},
+      {"name": "grid25", "centers": grid(), "std": 0.05,
+       "real": mixture_samples(rng, grid(), 0.05, 300)},
+  ]
+
+
+def test_figure_2_writes_png(tmp_path):
+  rng = np.random.default_rng(0)
+  datasets = synthetic_datasets(rng)
+  panels = {}
+  for d in datasets:
+    k = len(d["centers"])
+    panels[d["name"]] = {
+        # GAN: a collapsing sampler, with a few far-off samples to exercise the off-panel note.
+        "GAN": [(it, np.concatenate([mixture_samples(rng, d["centers"], d["std"], 290, [0, 1]),
+                                     rng.normal(0, 20, size=(10, 2))]))
+                for it in (250, 500, 1000)],
+        "WGAN": [(it, mixture_samples(rng, d["centers"], 5 * d["std"], 300, range(k - 1)))
+                 for it in (250, 500, 1000)],
+    }
+  path = tmp_path / "fig2.png"
+  figure_2(path, datasets, panels)
+  assert_png(path)
+  assert os.listdir(tmp_path) == ["fig2.png"]
+  assert plt.get_fignums() == []  # pyplot keeps open figures alive; a training loop would leak.
+
+
+def test_learning_curves_writes_png(tmp_path):
+  rng = np.random.default_rng(1)
+  steps_T = np.arange(1, 51)
+  eval_steps_E = np.array([1, 25, 50])
+
+  def curve(estimate_T, name):
+    return {"steps": steps_T, "estimate": estimate_T, "estimate_name": name,
+            "eval_steps": eval_steps_E, "w1": np.array([2.0, 0.6, 0.2])}
+
+  curves = {
+      "ring8": {"WGAN": curve(1.0 / steps_T + 0.05 * rng.standard_normal(50), "EM estimate"),
+                "EBGAN": curve(np.full(50, np.nan), "")},
+      "grid25": {"WGAN": curve(2.0 / steps_T + 0.05 * rng.standard_normal(50), "EM estimate"),
+                 "GAN": curve(0.3 + 0.05 * rng.standard_normal(50), "JS estimate (½L + log 2)")},
+  }
+  path = tmp_path / "curves.png"
+  learning_curves(path, curves)
+  assert_png(path)
+  assert os.listdir(tmp_path) == ["curves.png"]
+  assert plt.get_fignums() == []
+
+
+def test_save_killed_midway_leaves_old_png_and_no_temporary_file(tmp_path, monkeypatch):
+  # A save that dies after writing part of the file (a kill, a full disk) must leave the previous
+  # PNG intact and no temporary file behind.
+
+  rng = np.random.default_rng(2)
+  datasets = synthetic_datasets(rng)[:1]
+  panels = {"ring8": {"GAN": [(1, datasets[0]["real"])]}}
+  path = tmp_path / "fig2.png"
+  figure_2(path, datasets, panels)
+  old_bytes = path.read_bytes()
+
+  def dies_midway(self, fname, **kwargs):
+    fname.write(PNG_SIGNATURE)
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(matplotlib.figure.Figure, "savefig", dies_midway)
+  with pytest.raises(KeyboardInterrupt):
+    figure_2(path, datasets, panels)
+  assert path.read_bytes() == old_bytes
+  assert os.listdir(tmp_path) == ["fig2.png"]
+  assert plt.get_fignums() == []

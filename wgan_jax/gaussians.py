@@ -1,0 +1,322 @@
+"""The Gaussian-mixture reproduction: every method on ring8 and grid25, several seeds, measured.
+
+``run(config, workdir)`` trains each (dataset, method) for all seeds at once through
+``train.train_seeds`` and writes samples, summary.json, summary.md, figure_2.png and
+learning_curves.png. ``experiments/gaussians.py`` is its command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+
+from wgan_jax import metrics as metrics_lib
+from wgan_jax import models
+from wgan_jax import optim
+from wgan_jax import plots
+from wgan_jax import steps as steps_lib
+from wgan_jax import train
+from wgan_jax.data import toy
+
+METHODS = ("gan", "wgan", "wgan-gp", "ebgan")
+DATASETS = ("ring8", "grid25")
+# The WGAN-GP toy script trains on the mixtures divided by these (its "dataset /= 1.414").
+DATA_SCALE = {"ring8": math.sqrt(2), "grid25": 2 * math.sqrt(2)}
+ESTIMATE_NAMES = {"wgan": "EM estimate", "wgan-gp": "EM estimate",
+                  "gan": "JS estimate (½L + log 2)", "ebgan": ""}
+
+
+def _field(default, help_: str):
+  return dataclasses.field(default=default, metadata={"help": help_})
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussiansConfig:
+  """Every hyperparameter of the reproduction; each field is a flag of experiments/gaussians.py."""
+
+  datasets: tuple[str, ...] = _field(DATASETS, "Mixtures to train on: ring8, grid25.")
+  methods: tuple[str, ...] = _field(METHODS, "Methods: gan (-log D), wgan, wgan-gp, ebgan.")
+  seeds: int = _field(3, "Seeds per dataset and method, trained at once with vmap.")
+  iters: int = _field(6000, "Generator iterations per run.")
+  # Networks and data, shared by every method.
+  hidden: int = _field(128, "Width of the hidden ReLU layers of the generator and the critic.")
+  depth: int = _field(3, "Hidden layers of the generator and of the critic.")
+  noise_dim: int = _field(2, "Dimension of the generator's Gaussian noise.")
+  batch_size: int = _field(256, "Real and fake samples per critic and generator step.")
+  scale_data: bool = _field(True, "Train on the mixtures divided by sqrt(2) (ring8) or "
+                            "2 sqrt(2) (grid25) as the WGAN-GP toy script does; samples and "
+                            "metrics stay in the original coordinates.")
+  # WGAN (Algorithm 1), and the critic iterations of WGAN-GP.
+  n_critic: int = _field(5, "Critic iterations per generator iteration (WGAN, WGAN-GP).")
+  wgan_lr: float = _field(5e-5, "WGAN: RMSProp learning rate of both networks.")
+  clip: float = _field(0.01, "WGAN: the critic's weights are clipped to [-clip, clip].")
+  official_schedule: bool = _field(True, "WGAN: 100 critic iterations for the first 25 "
+                                   "generator iterations and every 500th, as the official code.")
+  # WGAN-GP.
+  gp_lr: float = _field(1e-4, "WGAN-GP: Adam learning rate.")
+  gp_b1: float = _field(0.5, "WGAN-GP: Adam beta1 (0.5 in the toy script).")
+  gp_b2: float = _field(0.9, "WGAN-GP: Adam beta2.")
+  gp_weight: float = _field(0.1, "WGAN-GP: penalty weight lambda (0.1 in the toy script).")
+  one_sided_gp: bool = _field(False, "WGAN-GP: penalise only gradient norms above 1.")
+  # GAN.
+  gan_lr: float = _field(1e-4, "GAN: Adam learning rate.")
+  gan_b1: float = _field(0.5, "GAN: Adam beta1.")
+  gan_k: int = _field(1, "GAN: discriminator steps per generator step.")
+  gan_generator_loss: str = _field("nonsaturating", "GAN: generator loss, nonsaturating "
+                                   "(-log D) or minimax (log(1 - D)).")
+  # EBGAN.
+  ebgan_lr: float = _field(1e-4, "EBGAN: Adam learning rate.")
+  ebgan_b1: float = _field(0.5, "EBGAN: Adam beta1.")
+  ebgan_k: int = _field(1, "EBGAN: discriminator steps per generator step.")
+  margin: float = _field(1.0, "EBGAN: margin m of the hinge on the energies of fakes.")
+  # Evaluation.
+  eval_samples: int = _field(2500, "Samples per seed for the final metrics (the protocol's).")
+  num_evals: int = _field(20, "Points of training at which the exact W1 is measured.")
+  curve_samples: int = _field(1000, "Samples (seed 0) for the W1 measured along training.")
+  snapshots: tuple[float, ...] = _field((0.05, 0.2, 0.5, 1.0),
+                                        "Fractions of training shown in figure_2.png.")
+  chunk: int = _field(100, "Training steps per dispatch.")
+
+  def __post_init__(self):
+    for name in ("seeds", "iters", "hidden", "depth", "noise_dim", "batch_size", "n_critic",
+                 "gan_k", "ebgan_k", "eval_samples", "num_evals", "curve_samples", "chunk"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
+    for name in ("wgan_lr", "clip", "gp_lr", "gan_lr", "ebgan_lr", "margin"):
+      if not getattr(self, name) > 0:
+        raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+    if not self.gp_weight >= 0:
+      raise ValueError(f"--gp_weight must be non-negative, got {self.gp_weight}")
+    for name in ("gp_b1", "gp_b2", "gan_b1", "ebgan_b1"):
+      if not 0 <= getattr(self, name) < 1:
+        raise ValueError(f"--{name} must lie in [0, 1), got {getattr(self, name)}")
+    for name, known in (("methods", METHODS), ("datasets", DATASETS)):
+      values = getattr(self, name)
+      if not values:
+        raise ValueError(f"--{name} is empty; choose from {', '.join(known)}")
+      for value in values:
+        if value not in known:
+          raise ValueError(f"--{name}: unknown {name[:-1]} {value!r}; "
+                           f"choose from {', '.join(known)}")
+      if len(set(values)) != len(values):
+        raise ValueError(f"--{name} lists a name twice: {','.join(values)}")
+    if self.gan_generator_loss not in ("nonsaturating", "minimax"):
+      raise ValueError(f"--gan_generator_loss must be nonsaturating or minimax, "
+                       f"got {self.gan_generator_loss!r}")
+    if not self.snapshots or not all(0 < f <= 1 for f in self.snapshots):
+      raise ValueError(f"--snapshots must be fractions in (0, 1], got {self.snapshots}")
+
+
+def check_workdir(workdir: str) -> None:
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
+
+
+def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,
+               scale: float) -> steps_lib.GANSpec:
+  """The GANSpec of one method on one (scaled) mixture."""
+  hidden = (config.hidden,) * config.depth
+  opt = optim.OptimizerConfig
+  if method == "wgan":
+    gen_opt = opt("rmsprop", config.wgan_lr)
+    critic_opt = opt("rmsprop", config.wgan_lr, clip=config.clip)
+  elif method == "wgan-gp":
+    gen_opt = critic_opt = opt("adam", config.gp_lr, config.gp_b1, config.gp_b2)
+  elif method == "gan":
+    gen_opt = critic_opt = opt("adam", config.gan_lr, config.gan_b1)
+  else:
+    gen_opt = critic_opt = opt("adam", config.ebgan_lr, config.ebgan_b1)
+  critic = models.MLPAutoencoder(hidden[:-1] or hidden) if method == "ebgan" else models.MLP(
+      hidden, 1)
+  n_critic = {"gan": config.gan_k, "ebgan": config.ebgan_k}.get(method, config.n_critic)
+  return steps_lib.GANSpec(
+      generator=models.MLP(hidden, 2),
+      critic=critic,
+      generator_tx=optim.make_optimizer(gen_opt),
+      critic_tx=optim.make_optimizer(critic_opt),
+      objective=steps_lib.Objective(method, gp_weight=config.gp_weight,
+                                    one_sided_gp=config.one_sided_gp,
+                                    gan_generator_loss=config.gan_generator_loss,
+                                    margin=config.margin),
+      sample_real=lambda key, n: dataset.sample(key, n) / scale,
+      noise_dim=config.noise_dim,
+      batch_size=config.batch_size,
+      n_critic=n_critic,
+      official_schedule=config.official_schedule and method == "wgan",
+  )
+
+
+def _w1_or_nan(samples_Nx2: np.ndarray, real_Nx2: np.ndarray) -> float:
+  if not np.all(np.isfinite(samples_Nx2)):
+    return math.nan  # a diverged generator; the summary says so
+  return metrics_lib.exact_w1(samples_Nx2, real_Nx2)
+
+
+def _snapshot_steps(config: GaussiansConfig, eval_every: int) -> list[int]:
+  """The evaluation steps nearest to the requested fractions of training."""
+  evals = sorted(set(list(range(0, config.iters + 1, eval_every)) + [config.iters]))
+  return sorted({min(evals, key=lambda s: abs(s - f * config.iters)) for f in config.snapshots})
+
+
+def train_one(config: GaussiansConfig, dataset: toy.ToyDataset, method: str,
+              real_Nx2: np.ndarray, label: str) -> dict:
+  """Trains all seeds of one (dataset, method); returns samples, curves and metrics."""
+  scale = DATA_SCALE[dataset.name] if config.scale_data else 1.0
+  steps = steps_lib.make_steps(build_spec(config, method, dataset, scale))
+  generate = jax.jit(steps_lib.over_seeds(steps.generate, out_axes=0), static_argnums=2)
+  seed_keys = jax.random.split(jax.random.key(12345), config.seeds)
+  eval_every = max(config.iters // config.num_evals, 1)
+  snapshot_steps = _snapshot_steps(config, eval_every)
+  snapshots, eval_steps, w1_curve = [], [], []
+
+  def evaluate(state, step):
+    n = max(config.curve_samples, 1000)
+    samples_Nx2 = np.asarray(generate(state, seed_keys, n)[0]) * scale
+    eval_steps.append(step)
+    w1_curve.append(_w1_or_nan(samples_Nx2[:config.curve_samples],
+                               real_Nx2[:config.curve_samples]))
+    if step in snapshot_steps:
+      snapshots.append((step, samples_Nx2[:1000]))
+
+  start = time.perf_counter()
+  state, history = train.train_seeds(steps, list(range(config.seeds)), config.iters,
+                                     eval_every=eval_every, chunk=config.chunk,
+                                     evaluate=evaluate, label=label)
+  final_SxNx2 = np.asarray(generate(state, jax.random.split(jax.random.key(999), config.seeds),
+                                    config.eval_samples)) * scale
+  per_seed = []
+  for samples_Nx2 in final_SxNx2:
+    result = metrics_lib.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
+    result["w1"] = _w1_or_nan(samples_Nx2, real_Nx2)
+    per_seed.append(result)
+  return {
+      "samples": final_SxNx2.astype(np.float32),
+      "per_seed": per_seed,
+      "snapshots": snapshots,
+      "estimate_SxT": history["estimate"].T,
+      "eval_steps": np.asarray(eval_steps),
+      "w1_curve": np.asarray(w1_curve),
+      "wall_time_s": time.perf_counter() - start,
+  }
+
+
+def summarize(method: str, result: dict) -> dict:
+  """The summary row of one (dataset, method)."""
+  per_seed = result["per_seed"]
+  # The estimate fluctuates from step to step: report the median of the last 1% of iterations.
+  estimate_SxT = result["estimate_SxT"]
+  tail = max(estimate_SxT.shape[1] // 100, 1)
+  final_estimate = float(np.mean(np.median(estimate_SxT[:, -tail:], axis=1)))
+  return {
+      "modes_mean": float(np.mean([r["modes"] for r in per_seed])),
+      "modes_min": int(min(r["modes"] for r in per_seed)),
+      "high_quality_pct_mean": 100 * float(np.mean([r["high_quality"] for r in per_seed])),
+      "high_quality_pct_min": 100 * float(min(r["high_quality"] for r in per_seed)),
+      "reverse_kl_mean": float(np.mean([r["reverse_kl"] for r in per_seed])),
+      "reverse_kl_max": float(max(r["reverse_kl"] for r in per_seed)),
+      "w1_mean": float(np.mean([r["w1"] for r in per_seed])),
+      "final_estimate": final_estimate,
+      "estimate_name": ESTIMATE_NAMES[method],
+      "wall_time_s": result["wall_time_s"],
+      "per_seed": per_seed,
+  }
+
+
+def _atomic_write(path: str, write) -> None:
+  tmp = f"{path}.tmp{os.getpid()}"
+  write(tmp)
+  os.replace(tmp, path)
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+  def write(tmp):
+    with open(tmp, "wb") as f:
+      np.save(f, array)
+  _atomic_write(path, write)
+
+
+def _save_text(path: str, text: str) -> None:
+  def write(tmp):
+    with open(tmp, "w") as f:
+      f.write(text)
+  _atomic_write(path, write)
+
+
+def summary_markdown(config: GaussiansConfig, summary: dict) -> str:
+  lines = [
+      "# Gaussian mixtures: GAN, WGAN, WGAN-GP, EBGAN",
+      "",
+      f"{config.seeds} seeds, {config.iters} generator iterations, {config.eval_samples} samples "
+      "per seed; VEEGAN/PacGAN protocol (high quality = within 3 std of the nearest centre); "
+      "W1 = exact optimal transport (POT) against as many real samples. Mean over seeds "
+      "(min or max where stated).",
+      "",
+      "| dataset | method | modes (mean) | modes (min) | high quality % (mean / min) "
+      "| reverse KL (mean / max) | exact W1 | final estimate | wall time (s) |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ]
+  for dataset, rows in summary["results"].items():
+    for method, row in rows.items():
+      estimate = ("n/a" if not row["estimate_name"]
+                  else f"{row['final_estimate']:.4f} ({row['estimate_name'].split(' ')[0]})")
+      lines.append(
+          f"| {dataset} | {method} | {row['modes_mean']:.2f} | {row['modes_min']} | "
+          f"{row['high_quality_pct_mean']:.1f} / {row['high_quality_pct_min']:.1f} | "
+          f"{row['reverse_kl_mean']:.4f} / {row['reverse_kl_max']:.4f} | {row['w1_mean']:.4f} | "
+          f"{estimate} | {row['wall_time_s']:.0f} |")
+  lines += ["", f"Total wall time: {summary['total_wall_time_s']:.0f} s on {summary['machine']}.",
+            ""]
+  return "\n".join(lines)
+
+
+def run(config: GaussiansConfig, workdir: str) -> dict:
+  """Trains, evaluates and writes every output; returns the summary."""
+  start = time.perf_counter()
+  datasets = [toy.get_dataset(name) for name in config.datasets]
+  real = {ds.name: np.asarray(ds.sample(jax.random.key(2017), config.eval_samples))
+          for ds in datasets}
+  jobs = [(ds, method) for ds in datasets for method in config.methods]
+  results: dict[str, dict[str, dict]] = {ds.name: {} for ds in datasets}
+  for i, (ds, method) in enumerate(jobs):
+    label = f"[{i + 1}/{len(jobs)}] {ds.name}/{method}"
+    results[ds.name][method] = train_one(config, ds, method, real[ds.name], label)
+
+  os.makedirs(workdir, exist_ok=True)
+  summary = {"config": dataclasses.asdict(config), "results": {},
+             "machine": f"{os.cpu_count()} CPU cores, jax {jax.__version__} on "
+                        f"{jax.devices()[0].platform}"}
+  for ds in datasets:
+    summary["results"][ds.name] = {}
+    for method, result in results[ds.name].items():
+      out = os.path.join(workdir, ds.name, method)
+      os.makedirs(out, exist_ok=True)
+      _save_npy(os.path.join(out, "samples.npy"), result["samples"][0])
+      for seed, samples in enumerate(result["samples"]):
+        _save_npy(os.path.join(out, f"samples_seed{seed}.npy"), samples)
+      summary["results"][ds.name][method] = summarize(method, result)
+
+  plots.figure_2(
+      os.path.join(workdir, "figure_2.png"),
+      [{"name": ds.name, "centers": ds.centers, "std": ds.std, "real": real[ds.name][:1000]}
+       for ds in datasets],
+      {ds.name: {m: r["snapshots"] for m, r in results[ds.name].items()} for ds in datasets})
+  plots.learning_curves(
+      os.path.join(workdir, "learning_curves.png"),
+      {ds.name: {m: {"steps": np.arange(1, config.iters + 1),
+                     "estimate": r["estimate_SxT"][0],
+                     "estimate_name": ESTIMATE_NAMES[m],
+                     "eval_steps": r["eval_steps"], "w1": r["w1_curve"]}
+                 for m, r in results[ds.name].items()} for ds in datasets})
+  summary["total_wall_time_s"] = time.perf_counter() - start
+  _save_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+  markdown = summary_markdown(config, summary)
+  _save_text(os.path.join(workdir, "summary.md"), markdown)
+  print(markdown, file=sys.stdout)
+  return summary

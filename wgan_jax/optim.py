@@ -1,0 +1,91 @@
+"""Weight clipping as an optax transform, and the optimisers of each paper.
+
+Algorithm 1 of the WGAN paper clips the critic's weights to [-c, c] *after* every update:
+``optax.chain(optax.rmsprop(lr), clip_params(c))``. (The official PyTorch code clamps before each
+critic step instead, so its generator step sees an unclipped critic; we follow the paper.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import optax
+from optax._src import base
+
+
+def clip_params(c: float) -> optax.GradientTransformation:
+  """Turns updates u into clip(p + u, -c, c) - p, so that every parameter ends in [-c, c].
+
+  Place it last in a chain. It clips every leaf it is given, BatchNorm scale and bias included,
+  as the paper and the official code do.
+  """
+  if not c > 0:
+    raise ValueError(f"clip_params needs c > 0, got {c}")
+
+  def init_fn(params):
+    del params
+    return optax.EmptyState()
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError(base.NO_PARAMS_MSG)
+    updates = jax.tree.map(lambda p, u: jnp.clip(p + u, -c, c) - p, params, updates)
+    return updates, state
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def torch_rmsprop(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
+  """RMSProp as PyTorch defines it (decay 0.99, eps added outside the square root): the
+  optimiser of the official WGAN code."""
+  return optax.rmsprop(learning_rate, decay=0.99, eps=1e-8, eps_in_sqrt=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+  """One network's optimiser: RMSProp or Adam, with optional weight clipping after each step."""
+
+  name: Literal["rmsprop", "adam"] = "rmsprop"
+  learning_rate: float = 5e-5
+  b1: float = 0.5
+  b2: float = 0.999
+  clip: float | None = None  # clip the parameters to [-clip, clip] after every update
+
+
+def make_optimizer(config: OptimizerConfig,
+                   schedule: optax.Schedule | None = None) -> optax.GradientTransformation:
+  """The optax transform for ``config``; ``schedule`` (steps -> lr) replaces the constant lr."""
+  lr = schedule if schedule is not None else config.learning_rate
+  if config.name == "rmsprop":
+    tx = torch_rmsprop(lr)
+  elif config.name == "adam":
+    tx = optax.adam(lr, b1=config.b1, b2=config.b2)
+  else:
+    raise ValueError(f"unknown optimiser {config.name!r}; choose rmsprop or adam")
+  if config.clip is not None:
+    tx = optax.chain(tx, clip_params(config.clip))
+  return tx
+
+
+# The papers' settings: (generator, critic) optimisers for each method.
+PAPER_OPTIMIZERS: dict[str, tuple[OptimizerConfig, OptimizerConfig]] = {
+    # WGAN, Algorithm 1: RMSProp lr 5e-5, clip c = 0.01.
+    "wgan": (OptimizerConfig("rmsprop", 5e-5), OptimizerConfig("rmsprop", 5e-5, clip=0.01)),
+    # WGAN-GP, the 64x64 and ResNet scripts: Adam lr 1e-4, β1 = 0, β2 = 0.9.
+    "wgan-gp": (OptimizerConfig("adam", 1e-4, 0.0, 0.9), OptimizerConfig("adam", 1e-4, 0.0, 0.9)),
+    # GAN, the DCGAN baseline: Adam lr 2e-4, β1 = 0.5.
+    "gan": (OptimizerConfig("adam", 2e-4, 0.5, 0.999), OptimizerConfig("adam", 2e-4, 0.5, 0.999)),
+    # EBGAN: Adam lr 1e-3, β1 = 0.5 (the paper's MNIST search settled near these).
+    "ebgan": (OptimizerConfig("adam", 1e-3, 0.5, 0.999), OptimizerConfig("adam", 1e-3, 0.5, 0.999)),
+}
+
+
+def paper_optimizers(method: str) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """(generator, critic) optimisers with the paper's settings for ``method``."""
+  if method not in PAPER_OPTIMIZERS:
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(PAPER_OPTIMIZERS)}")
+  gen, critic = PAPER_OPTIMIZERS[method]
+  return make_optimizer(gen), make_optimizer(critic)
