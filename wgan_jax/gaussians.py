@@ -15,7 +15,9 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from wgan_jax import metrics as metrics_lib
 from wgan_jax import models
@@ -50,6 +52,8 @@ class GaussiansConfig:
   depth: int = _field(3, "Hidden layers of the generator and of the critic.")
   noise_dim: int = _field(2, "Dimension of the generator's Gaussian noise.")
   batch_size: int = _field(256, "Real and fake samples per critic and generator step.")
+  lr_decay: bool = _field(False, "Decay every learning rate linearly to 0 over the run, as the "
+                          "WGAN-GP CIFAR-10 script does.")
   scale_data: bool = _field(True, "Train on the mixtures divided by sqrt(2) (ring8) or "
                             "2 sqrt(2) (grid25) as the WGAN-GP toy script does; samples and "
                             "metrics stay in the original coordinates.")
@@ -136,11 +140,19 @@ def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,
   critic = models.MLPAutoencoder(hidden[:-1] or hidden) if method == "ebgan" else models.MLP(
       hidden, 1)
   n_critic = {"gan": config.gan_k, "ebgan": config.ebgan_k}.get(method, config.n_critic)
+  official_schedule = config.official_schedule and method == "wgan"
+  gen_schedule = critic_schedule = None
+  if config.lr_decay:
+    # Schedules count optimiser updates: the critic makes several per generator iteration.
+    critic_updates = int(jnp.sum(steps_lib.critic_iterations_of(
+        n_critic, official_schedule, jnp.arange(config.iters))))
+    gen_schedule = optax.linear_schedule(gen_opt.learning_rate, 0.0, config.iters)
+    critic_schedule = optax.linear_schedule(critic_opt.learning_rate, 0.0, critic_updates)
   return steps_lib.GANSpec(
       generator=models.MLP(hidden, 2),
       critic=critic,
-      generator_tx=optim.make_optimizer(gen_opt),
-      critic_tx=optim.make_optimizer(critic_opt),
+      generator_tx=optim.make_optimizer(gen_opt, gen_schedule),
+      critic_tx=optim.make_optimizer(critic_opt, critic_schedule),
       objective=steps_lib.Objective(method, gp_weight=config.gp_weight,
                                     one_sided_gp=config.one_sided_gp,
                                     gan_generator_loss=config.gan_generator_loss,
@@ -149,7 +161,7 @@ def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,
       noise_dim=config.noise_dim,
       batch_size=config.batch_size,
       n_critic=n_critic,
-      official_schedule=config.official_schedule and method == "wgan",
+      official_schedule=official_schedule,
   )
 
 

@@ -32,10 +32,19 @@ def clip_params(c: float) -> optax.GradientTransformation:
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError(base.NO_PARAMS_MSG)
-    updates = jax.tree.map(lambda p, u: jnp.clip(p + u, -c, c) - p, params, updates)
-    return updates, state
+    return jax.tree.map(lambda p, u: _update_into_box(p, u, c), params, updates), state
 
   return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _update_into_box(p: jax.Array, u: jax.Array, c: float) -> jax.Array:
+  """An update d with fl(p + d) in [-c, c], as ``optax.apply_updates`` will compute it."""
+  d = jnp.clip(p + u, -c, c) - p
+  # clip(p + u) - p is rounded, so p + d can land an ulp outside the box (p = 1 and c = 0.01
+  # gives 0.01000003). One step of d towards the box undoes that rounding.
+  landed = p + d
+  d = jnp.where(landed > c, jnp.nextafter(d, -jnp.inf), d)
+  return jnp.where(landed < -c, jnp.nextafter(d, jnp.inf), d)
 
 
 def torch_rmsprop(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:

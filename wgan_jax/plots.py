@@ -93,6 +93,8 @@ def _save_atomically(fig, path) -> None:
   fd, tmp_path = tempfile.mkstemp(
       dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
   try:
+    # mkstemp creates the file readable by its owner only; a figure is meant to be shared.
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, "wb") as f:
       fig.savefig(f, format="png", dpi=DPI)
     os.replace(tmp_path, path)
@@ -218,6 +220,10 @@ def _curve_panel(ax, curve, title: str) -> None:
   estimate_T = np.asarray(curve["estimate"], dtype=np.float64)
   ax.set_title(title, fontsize=10)
   ax.set_xlabel("generator iterations")
+  twin = ax.twinx()
+  twin.plot(np.asarray(curve["eval_steps"]), np.asarray(curve["w1"]), "o-", color=W1_COLOR,
+            markersize=3, linewidth=1.0)
+  twin.set_ylabel("exact W1 (POT)")
   if estimate_T.size and not np.all(np.isnan(estimate_T)):
     window = _median_window(len(estimate_T))
     ax.plot(steps_T, estimate_T, color=ESTIMATE_COLOR, linewidth=0.5, alpha=0.3)
@@ -226,13 +232,11 @@ def _curve_panel(ax, curve, title: str) -> None:
     ax.tick_params(axis="y", colors=ESTIMATE_COLOR)
   else:
     # EBGAN's energies estimate no distance; say so instead of leaving an unexplained empty axis.
-    ax.text(0.5, 0.5, "no distance estimate", transform=ax.transAxes, ha="center", va="center",
-            color="0.5", fontsize=9)
+    # On the twin, which is drawn over ax, so that the W1 line does not run through the note.
+    twin.text(0.5, 0.5, "no distance estimate", transform=twin.transAxes, ha="center",
+              va="center", color="0.4", fontsize=9, zorder=5,
+              bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="0.7"))
     ax.set_yticks([])
-  twin = ax.twinx()
-  twin.plot(np.asarray(curve["eval_steps"]), np.asarray(curve["w1"]), "o-", color=W1_COLOR,
-            markersize=3, linewidth=1.0)
-  twin.set_ylabel("exact W1 (POT)")
   if steps_T.size:
     ax.set_xlim(steps_T.min(), steps_T.max())
 
@@ -258,7 +262,8 @@ def learning_curves(path, curves) -> None:
                     for methods in curves.values() for c in methods.values()})
   window_text = ", ".join(str(w) for w in windows)
   handles = [
-      Line2D([], [], color=ESTIMATE_COLOR, linewidth=0.5, alpha=0.3, label="estimate (raw)"),
+      # Thicker than the plotted raw line, which would be invisible at legend size.
+      Line2D([], [], color=ESTIMATE_COLOR, linewidth=2.0, alpha=0.3, label="estimate (raw)"),
       Line2D([], [], color=ESTIMATE_COLOR, linewidth=2.0,
              label=f"estimate (running median, window {window_text})"),
       Line2D([], [], color=W1_COLOR, marker="o", markersize=3, linewidth=1.0,

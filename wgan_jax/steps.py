@@ -105,10 +105,15 @@ class GANState(NamedTuple):
 
 def critic_iterations(spec: GANSpec, step: jax.Array) -> jax.Array:
   """How many critic iterations generator iteration ``step`` (0-based) runs."""
-  if not spec.official_schedule:
-    return jnp.asarray(spec.n_critic)
-  warm = (step < 25) | (step % 500 == 0)
-  return jnp.where(warm, max(spec.warmup_critic_iters, spec.n_critic), spec.n_critic)
+  return critic_iterations_of(spec.n_critic, spec.official_schedule, step,
+                              spec.warmup_critic_iters)
+
+
+def critic_iterations_of(n_critic: int, official_schedule: bool, step,
+                         warmup_critic_iters: int = 100):
+  """``critic_iterations`` without a spec, elementwise over an array of steps."""
+  warm = official_schedule & ((jnp.asarray(step) < 25) | (jnp.asarray(step) % 500 == 0))
+  return jnp.where(warm, max(warmup_critic_iters, n_critic), n_critic)
 
 
 class Steps(NamedTuple):
