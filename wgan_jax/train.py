@@ -18,21 +18,28 @@ from wgan_jax import steps as steps_lib
 
 
 class Progress:
-  """One line, rewritten in place on a terminal (printed every few seconds otherwise)."""
+  """One line, rewritten in place on a terminal (printed every few seconds otherwise).
+
+  The rate is measured from the first update on, so that compilation does not distort it.
+  """
 
   def __init__(self, label: str, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0):
     self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
     self.start = time.perf_counter()
+    self.first: tuple[int, float] | None = None  # (iterations, time) at the first update
     self.last_print = -math.inf
     self.tty = stream.isatty()
 
   def update(self, done: int, extra: str = "", final: bool = False) -> None:
     now = time.perf_counter()
+    if self.first is None:
+      self.first = (done, now)
     if not final and not self.tty and now - self.last_print < self.every_s:
       return
     self.last_print = now
     elapsed = now - self.start
-    rate = done / elapsed if elapsed > 0 else 0.0
+    first_done, first_time = self.first
+    rate = (done - first_done) / (now - first_time) if done > first_done else 0.0
     left = (self.total - done) / rate if rate > 0 else math.inf
     line = (f"{self.label}: {done}/{self.total} it  {rate:7.1f} it/s  "
             f"elapsed {elapsed:5.1f}s  left {left:5.1f}s  {extra}")
