@@ -46,37 +46,38 @@ class GaussiansConfig:
   datasets: tuple[str, ...] = _field(DATASETS, "Mixtures to train on: ring8, grid25.")
   methods: tuple[str, ...] = _field(METHODS, "Methods: gan (-log D), wgan, wgan-gp, ebgan.")
   seeds: int = _field(3, "Seeds per dataset and method, trained at once with vmap.")
-  iters: int = _field(6000, "Generator iterations per run.")
+  iters: int = _field(8000, "Generator iterations per run.")
   # Networks and data, shared by every method.
-  hidden: int = _field(128, "Width of the hidden ReLU layers of the generator and the critic.")
+  hidden: int = _field(64, "Width of the hidden ReLU layers of the generator and the critic.")
   depth: int = _field(3, "Hidden layers of the generator and of the critic.")
   noise_dim: int = _field(2, "Dimension of the generator's Gaussian noise.")
   batch_size: int = _field(256, "Real and fake samples per critic and generator step.")
-  lr_decay: bool = _field(False, "Decay every learning rate linearly to 0 over the run, as the "
+  lr_decay: bool = _field(True, "Decay every learning rate linearly to 0 over the run, as the "
                           "WGAN-GP CIFAR-10 script does.")
   scale_data: bool = _field(True, "Train on the mixtures divided by sqrt(2) (ring8) or "
                             "2 sqrt(2) (grid25) as the WGAN-GP toy script does; samples and "
                             "metrics stay in the original coordinates.")
   # WGAN (Algorithm 1), and the critic iterations of WGAN-GP.
   n_critic: int = _field(5, "Critic iterations per generator iteration (WGAN, WGAN-GP).")
-  wgan_lr: float = _field(5e-5, "WGAN: RMSProp learning rate of both networks.")
-  clip: float = _field(0.01, "WGAN: the critic's weights are clipped to [-clip, clip].")
+  wgan_lr: float = _field(1e-3, "WGAN: RMSProp learning rate of both networks (the paper: 5e-5).")
+  clip: float = _field(0.1, "WGAN: the critic's weights are clipped to [-clip, clip] (the "
+                      "paper: 0.01, for critics 8 times wider).")
   official_schedule: bool = _field(True, "WGAN: 100 critic iterations for the first 25 "
                                    "generator iterations and every 500th, as the official code.")
   # WGAN-GP.
-  gp_lr: float = _field(1e-4, "WGAN-GP: Adam learning rate.")
+  gp_lr: float = _field(4e-3, "WGAN-GP: Adam learning rate (the toy script: 1e-4).")
   gp_b1: float = _field(0.5, "WGAN-GP: Adam beta1 (0.5 in the toy script).")
   gp_b2: float = _field(0.9, "WGAN-GP: Adam beta2.")
   gp_weight: float = _field(0.1, "WGAN-GP: penalty weight lambda (0.1 in the toy script).")
   one_sided_gp: bool = _field(False, "WGAN-GP: penalise only gradient norms above 1.")
   # GAN.
-  gan_lr: float = _field(1e-4, "GAN: Adam learning rate.")
+  gan_lr: float = _field(1e-3, "GAN: Adam learning rate.")
   gan_b1: float = _field(0.5, "GAN: Adam beta1.")
   gan_k: int = _field(1, "GAN: discriminator steps per generator step.")
   gan_generator_loss: str = _field("nonsaturating", "GAN: generator loss, nonsaturating "
                                    "(-log D) or minimax (log(1 - D)).")
   # EBGAN.
-  ebgan_lr: float = _field(1e-4, "EBGAN: Adam learning rate.")
+  ebgan_lr: float = _field(1e-3, "EBGAN: Adam learning rate.")
   ebgan_b1: float = _field(0.5, "EBGAN: Adam beta1.")
   ebgan_k: int = _field(1, "EBGAN: discriminator steps per generator step.")
   margin: float = _field(1.0, "EBGAN: margin m of the hinge on the energies of fakes.")

