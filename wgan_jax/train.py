@@ -40,9 +40,8 @@ class Progress:
     elapsed = now - self.start
     first_done, first_time = self.first
     rate = (done - first_done) / (now - first_time) if done > first_done else 0.0
-    left = (self.total - done) / rate if rate > 0 else math.inf
-    line = (f"{self.label}: {done}/{self.total} it  {rate:7.1f} it/s  "
-            f"elapsed {elapsed:5.1f}s  left {left:5.1f}s  {extra}")
+    speed = f"{rate:7.1f} it/s  left {(self.total - done) / rate:5.1f}s" if rate else "compiled"
+    line = f"{self.label}: {done}/{self.total} it  {speed}  elapsed {elapsed:5.1f}s  {extra}"
     if self.tty:
       self.stream.write("\r" + line.ljust(110) + ("\n" if final else ""))
     else:
