@@ -158,3 +158,15 @@ def test_estimates():
   steps = steps_lib.make_steps(toy_spec("ebgan"))
   _, metrics = steps.train_step(steps.init(jax.random.key(0)), jax.random.key(1))
   assert np.isnan(metrics["estimate"])
+
+
+def test_data_passed_as_an_argument():
+  # A sampler over an in-memory set: the set is an argument of the compiled step, not a constant.
+  images = jnp.arange(10.0)[:, None].repeat(2, axis=1)  # ten distinct 2-D points
+  spec = toy_spec("wgan", sample_real=lambda key, n, data: data[jax.random.randint(key, (n,), 0, 10)])
+  steps = steps_lib.make_steps(spec)
+  state = steps.init(jax.random.key(0))
+  a, _ = steps.train_steps(state, jax.random.key(1), 2, images)
+  b, _ = steps.train_steps(state, jax.random.key(1), 2, images + 1.0)
+  assert steps.train_steps._cache_size() == 1  # new data, same program
+  assert not np.allclose(a.critic_params["Dense_0"]["kernel"], b.critic_params["Dense_0"]["kernel"])

@@ -46,7 +46,7 @@ class GaussiansConfig:
   datasets: tuple[str, ...] = _field(DATASETS, "Mixtures to train on: ring8, grid25.")
   methods: tuple[str, ...] = _field(METHODS, "Methods: gan (-log D), wgan, wgan-gp, ebgan.")
   seeds: int = _field(3, "Seeds per dataset and method, trained at once with vmap.")
-  iters: int = _field(8000, "Generator iterations per run.")
+  iters: int = _field(10000, "Generator iterations per run.")
   # Networks and data, shared by every method.
   hidden: int = _field(64, "Width of the hidden ReLU layers of the generator and the critic.")
   depth: int = _field(3, "Hidden layers of the generator and of the critic.")
@@ -59,7 +59,7 @@ class GaussiansConfig:
                             "metrics stay in the original coordinates.")
   # WGAN (Algorithm 1), and the critic iterations of WGAN-GP.
   n_critic: int = _field(5, "Critic iterations per generator iteration (WGAN, WGAN-GP).")
-  wgan_lr: float = _field(1e-3, "WGAN: RMSProp learning rate of both networks (the paper: 5e-5).")
+  wgan_lr: float = _field(5e-4, "WGAN: RMSProp learning rate of both networks (the paper: 5e-5).")
   clip: float = _field(0.1, "WGAN: the critic's weights are clipped to [-clip, clip] (the "
                       "paper: 0.01, for critics 8 times wider).")
   official_schedule: bool = _field(True, "WGAN: 100 critic iterations for the first 25 "

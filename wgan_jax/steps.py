@@ -68,7 +68,12 @@ class Objective:
 
 @dataclasses.dataclass(frozen=True)
 class GANSpec:
-  """The static parts of a GAN. ``sample_real(key, n)`` must be traceable (it runs inside jit)."""
+  """The static parts of a GAN.
+
+  ``sample_real(key, n)`` draws a real batch inside jit. A sampler over a large in-memory dataset
+  takes it as a third argument, ``sample_real(key, n, data)``, and the steps are called with
+  ``data=...``: passed as an argument, the array is not baked into the compiled program.
+  """
 
   generator: nn.Module
   critic: nn.Module
@@ -118,10 +123,10 @@ def critic_iterations_of(n_critic: int, official_schedule: bool, step,
 
 class Steps(NamedTuple):
   init: Callable[[jax.Array], GANState]
-  critic_step: Callable[[GANState, jax.Array], tuple[GANState, dict]]
+  critic_step: Callable[..., tuple[GANState, dict]]  # (state, key, data=None)
   generator_step: Callable[[GANState, jax.Array], tuple[GANState, dict]]
-  train_step: Callable[[GANState, jax.Array], tuple[GANState, dict]]
-  train_steps: Callable[[GANState, jax.Array, int], tuple[GANState, dict]]
+  train_step: Callable[..., tuple[GANState, dict]]  # (state, key, data=None)
+  train_steps: Callable[..., tuple[GANState, dict]]  # (state, key, num_steps, data=None)
   generate: Callable[[GANState, jax.Array, int], jax.Array]
 
 
@@ -161,9 +166,10 @@ def make_steps(spec: GANSpec) -> Steps:
     return GANState(jnp.zeros((), jnp.int32), g_params, g_stats, spec.generator_tx.init(g_params),
                     c_params, c_stats, spec.critic_tx.init(c_params))
 
-  def critic_step(state: GANState, key: jax.Array) -> tuple[GANState, dict]:
+  def critic_step(state: GANState, key: jax.Array, data: Any = None) -> tuple[GANState, dict]:
     key_real, key_z, key_gp = jax.random.split(key, 3)
-    real = spec.sample_real(key_real, batch)
+    real = (spec.sample_real(key_real, batch) if data is None
+            else spec.sample_real(key_real, batch, data))
     fake, g_stats = run_generator(state.generator_params, state.generator_stats,
                                   noise(key_z, batch))
     fake = jax.lax.stop_gradient(fake)
@@ -204,20 +210,20 @@ def make_steps(spec: GANSpec) -> Steps:
     return state._replace(generator_params=g_params, generator_stats=g_stats,
                           generator_opt_state=g_opt), {"generator_loss": loss}
 
-  def critic_steps(state, keys):
+  def critic_steps(state, keys, data):
     """len(keys) critic steps; the metrics of the last one, which the official code logs."""
-    state, metrics = jax.lax.scan(critic_step, state, keys)
+    state, metrics = jax.lax.scan(lambda s, k: critic_step(s, k, data), state, keys)
     return state, jax.tree.map(lambda m: m[-1], metrics)
 
-  def train_step(state: GANState, key: jax.Array) -> tuple[GANState, dict]:
+  def train_step(state: GANState, key: jax.Array, data: Any = None) -> tuple[GANState, dict]:
     key = jax.random.fold_in(key, state.step)
     key_critic, key_extra, key_gen = jax.random.split(key, 3)
-    state, metrics = critic_steps(state, jax.random.split(key_critic, spec.n_critic))
+    state, metrics = critic_steps(state, jax.random.split(key_critic, spec.n_critic), data)
     n_iters = critic_iterations(spec, state.step)
     n_extra = spec.warmup_critic_iters - spec.n_critic
     if spec.official_schedule and n_extra > 0:
       extra_keys = jax.random.split(key_extra, n_extra)
-      run_extra = lambda s: critic_steps(s, extra_keys)
+      run_extra = lambda s: critic_steps(s, extra_keys, data)
       skip = lambda s: (s, metrics)
       # A real branch (not a select) as long as the step is not batched: see ``over_seeds``.
       state, metrics = jax.lax.cond(n_iters > spec.n_critic, run_extra, skip, state)
@@ -225,9 +231,10 @@ def make_steps(spec: GANSpec) -> Steps:
     metrics = {**metrics, **gen_metrics, "critic_iters": n_iters}
     return state._replace(step=state.step + 1), metrics
 
-  def train_steps(state: GANState, key: jax.Array, num_steps: int) -> tuple[GANState, dict]:
+  def train_steps(state: GANState, key: jax.Array, num_steps: int,
+                  data: Any = None) -> tuple[GANState, dict]:
     """``num_steps`` training steps in one dispatch; metrics are stacked along axis 0."""
-    return jax.lax.scan(lambda s, _: train_step(s, key), state, None, length=num_steps)
+    return jax.lax.scan(lambda s, _: train_step(s, key, data), state, None, length=num_steps)
 
   def generate(state: GANState, key: jax.Array, n: int) -> jax.Array:
     """n samples of the generator in inference mode (BatchNorm running averages)."""
