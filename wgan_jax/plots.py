@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import ConnectionPatch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 110
 PANEL_INCHES = 2.0
@@ -280,4 +282,131 @@ def learning_curves(path, curves) -> None:
         else:
           axes[r, c].set_axis_off()
     fig.legend(handles=handles, loc="outside upper center", ncol=3, frameon=False)
+    _save_atomically(fig, path)
+
+
+# Learning curve with sample sheets (Figures 4-5) -------------------------------------------------
+
+SHEET_MAX_INCHES = 1.9
+SHEET_GAP_INCHES = 0.15
+
+
+def _inset_lefts(centres_K, size: float, gap: float, lo: float, hi: float) -> np.ndarray:
+  """Left edges of K insets of width `size`, each as near its centre as the others allow.
+
+  Centres must be sorted and K insets must fit: K * size + (K - 1) * gap <= hi - lo. A forward pass
+  pushes each inset right of its left neighbour, a backward pass pulls back those pushed past hi.
+  """
+  lefts_K = np.clip(np.asarray(centres_K, dtype=np.float64) - size / 2, lo, hi - size)
+  for i in range(1, len(lefts_K)):
+    lefts_K[i] = max(lefts_K[i], lefts_K[i - 1] + size + gap)
+  for i in range(len(lefts_K) - 1, -1, -1):
+    bound = hi - size if i == len(lefts_K) - 1 else lefts_K[i + 1] - size - gap
+    lefts_K[i] = min(lefts_K[i], bound)
+  return lefts_K
+
+
+def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, *,
+                         title: str | None = None) -> None:
+  """The distance estimate against generator iterations, with sample sheets above it.
+
+  The paper's Figures 4-5: the raw estimate as a thin light line and its running median (window
+  101, smaller for short runs) as a bold one. Each sample sheet sits in a row above the curve, in
+  step order and evenly spaced (steps close together would otherwise make them overlap), joined by
+  a thin line to a vertical dashed line at its step. Non-finite estimates (a diverged critic) are
+  left out of both lines and counted in the legend; with none finite, as for EBGAN's energies, the
+  axis says "no distance estimate" and the sheets are still drawn.
+
+  Args:
+    path: where to write the PNG.
+    steps_T: generator iteration of each estimate, increasing.
+    estimate_T: the estimate at each step (EM estimate, JS lower bound, ...), possibly all NaN.
+    estimate_name: y-axis label, e.g. "EM estimate".
+    sheets: [(step, sheet), ...] with sheet a uint8 array, H x W (grayscale) or H x W x 3 (RGB),
+      as `wgan_jax.writers.image_sheet` returns; may be empty.
+    title: optional line above everything.
+  """
+  steps_T = np.asarray(steps_T, dtype=np.float64)
+  estimate_T = np.asarray(estimate_T, dtype=np.float64)
+  if steps_T.shape != estimate_T.shape or steps_T.ndim != 1:
+    raise ValueError(f"steps_T and estimate_T must be 1-D of one length; got {steps_T.shape} "
+                     f"and {estimate_T.shape}")
+  sheets = sorted(((int(step), np.asarray(sheet)) for step, sheet in sheets), key=lambda s: s[0])
+  for step, sheet in sheets:
+    if sheet.ndim not in (2, 3) or (sheet.ndim == 3 and sheet.shape[2] not in (3, 4)):
+      raise ValueError(f"sheet at step {step} must be H x W or H x W x 3; got {sheet.shape}")
+
+  # Fixed inches rather than a layout engine: the connectors run between two axes, and their
+  # anchors must not move after they are drawn.
+  width, left, right = 10.0, 0.85, 0.25
+  bottom, curve_h, link_h, label_h = 0.6, 3.0, 0.45, 0.25
+  top = 0.55 if title else 0.3
+  axes_w = width - left - right
+  n = len(sheets)
+  sheet_size = min(SHEET_MAX_INCHES, (axes_w - (n - 1) * SHEET_GAP_INCHES) / n) if n else 0.0
+  strip_h = sheet_size + label_h + link_h if n else 0.0
+  height = bottom + curve_h + strip_h + top
+
+  finite_T = np.isfinite(estimate_T)
+  with _figure(figsize=(width, height)) as fig:
+    ax = fig.add_axes((left / width, bottom / height, axes_w / width, curve_h / height))
+    ax.set_xlabel("generator iterations")
+    if finite_T.any():
+      steps_F, estimate_F = steps_T[finite_T], estimate_T[finite_T]
+      window = _median_window(len(estimate_F))
+      median_F = running_median(estimate_F, window)
+      ax.plot(steps_F, estimate_F, color=ESTIMATE_COLOR, linewidth=0.5, alpha=0.3,
+              label="raw")
+      # Markers on a short run, where a line of one point would not show at all.
+      ax.plot(steps_F, median_F, color=ESTIMATE_COLOR, linewidth=2.0,
+              marker="o" if len(steps_F) <= 20 else None, markersize=3,
+              label=f"running median, window {window}")
+      # A few early spikes (the critic's first, long training phases) would otherwise squash the
+      # curve; the median is always in view, the raw line beyond its 0.5-99.5 percentiles is cut.
+      lo = min(float(median_F.min()), float(np.percentile(estimate_F, 0.5)))
+      hi = max(float(median_F.max()), float(np.percentile(estimate_F, 99.5)))
+      pad = 0.05 * (hi - lo) if hi > lo else max(0.05 * abs(hi), 0.05)
+      ax.set_ylim(lo - pad, hi + pad)
+      ax.set_ylabel(estimate_name)
+      handles, labels = ax.get_legend_handles_labels()
+      # Thicker than the plotted raw line, which would be invisible at legend size.
+      handles[0] = Line2D([], [], color=ESTIMATE_COLOR, linewidth=2.0, alpha=0.3)
+      dropped = int((~finite_T).sum())
+      if dropped:
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(f"{dropped} non-finite values not shown")
+      ax.legend(handles, labels, loc="upper right", fontsize=8, frameon=False)
+    else:
+      ax.text(0.5, 0.5, "no distance estimate", transform=ax.transAxes, ha="center",
+              va="center", color="0.4", fontsize=10,
+              bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="0.7"))
+      ax.set_yticks([])
+    xs = list(steps_T) + [step for step, _ in sheets]
+    x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    # A margin, so that a dashed line at the first or last step is not hidden by the frame; at
+    # least one iteration, so that even a one-step run has integer ticks on both sides.
+    margin = max(0.015 * (x1 - x0), 1.0)
+    x0, x1 = x0 - margin, x1 + margin
+    ax.set_xlim(x0, x1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # Iterations are whole numbers.
+
+    centres_in = [left + (step - x0) / (x1 - x0) * axes_w for step, _ in sheets]
+    lefts_in = _inset_lefts(centres_in, sheet_size, SHEET_GAP_INCHES, left, left + axes_w)
+    for (step, sheet), x_in in zip(sheets, lefts_in):
+      ax.axvline(step, color="0.35", linestyle="--", linewidth=0.8, zorder=0)
+      y_in = bottom + curve_h + link_h
+      inset = fig.add_axes((x_in / width, y_in / height, sheet_size / width,
+                            sheet_size / height))
+      if sheet.ndim == 2:
+        inset.imshow(sheet, cmap="gray", vmin=0, vmax=255)
+      else:
+        inset.imshow(sheet)
+      inset.set_xticks([])
+      inset.set_yticks([])
+      inset.set_title(f"iter {step}", fontsize=8, pad=2)
+      fig.add_artist(ConnectionPatch(
+          xyA=(0.5, 0.0), coordsA=inset.transAxes, xyB=(step, 1.0),
+          coordsB=ax.get_xaxis_transform(), color="0.35", linewidth=0.8))
+    if title:
+      fig.suptitle(title, y=1 - 0.12 / height, va="top", fontsize=11)
     _save_atomically(fig, path)
