@@ -144,14 +144,16 @@ def _digit_cnn():
   import flax.linen as nn
 
   class DigitCNN(nn.Module):
-    """conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> dense 128 (features) -> dense 10 (logits)."""
+    """conv 3x3/2 32 -> conv 3x3/2 64 -> dense 128 (features) -> dense 10 (logits), ReLUs.
+
+    Strided convolutions rather than convolution + max-pooling: on a CPU the training step is 8
+    times faster (11 ms against 92 ms for a batch of 128 on 2 cores) for the same accuracy here.
+    """
 
     @nn.compact
     def __call__(self, images_Bx28x28x1):
-      x = nn.relu(nn.Conv(32, (3, 3))(images_Bx28x28x1))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      x = nn.relu(nn.Conv(64, (3, 3))(x))
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = nn.relu(nn.Conv(32, (3, 3), strides=(2, 2))(images_Bx28x28x1))  # 14x14x32
+      x = nn.relu(nn.Conv(64, (3, 3), strides=(2, 2))(x))  # 7x7x64
       x_BxD = x.reshape((x.shape[0], -1))
       features_BxF = nn.relu(nn.Dense(FEATURE_DIM)(x_BxD))
       logits_BxK = nn.Dense(NUM_DIGITS)(features_BxF)
@@ -215,7 +217,7 @@ class DigitClassifier:
   in jitted chunks of 500 images.
 
   Attributes:
-    params: the Flax parameters of the CNN (conv 32, conv 64, dense 128, dense 10).
+    params: the Flax parameters of the CNN (strided conv 32, conv 64, dense 128, dense 10).
     size: the side of the images it was trained on (28).
     heldout_accuracy: accuracy on the held-out digits of its training split (nan if unknown).
   """
@@ -336,14 +338,15 @@ def digit_split(labels_N, *, seed: int = 0, heldout_per_class: int = 50
 
 
 @functools.lru_cache(maxsize=None)
-def _train_epoch_fn(size: int, batch_size: int, learning_rate: float):
-  """jit(params, opt_state, images, labels, key) -> (params, opt_state, mean loss) for one epoch.
+def _train_step_fn(learning_rate: float):
+  """jit(params, opt_state, images, labels, indices_B) -> (params, opt_state, loss): one Adam step.
 
-  The epoch is one lax.scan over shuffled batches, so Python dispatches once per epoch. The last
-  partial batch is dropped; the next epoch's shuffle reaches those images.
+  The batch is gathered inside the step from the training set, which stays on the device. Steps
+  are dispatched from Python rather than scanned: XLA's CPU backend runs convolutions inside a
+  lax.scan about 10 times slower than the same step called in a loop (5.2 s against 0.4 s per
+  epoch measured on 2 cores).
   """
   import jax
-  import jax.numpy as jnp
   import optax
 
   model = _digit_cnn()
@@ -353,23 +356,14 @@ def _train_epoch_fn(size: int, batch_size: int, learning_rate: float):
     logits_BxK, _ = model.apply({"params": params}, images_Bx28x28x1)
     return optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B).mean()
 
-  def step(carry, batch):
-    params, opt_state = carry
-    loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), loss
-
   @functools.partial(jax.jit, donate_argnums=(0, 1))
-  def train_epoch(params, opt_state, images_TxHxWxC, labels_T, key):
-    images = _to_digit_input(images_TxHxWxC, size)
-    num_batches = images.shape[0] // batch_size
-    order = jax.random.permutation(key, images.shape[0])[:num_batches * batch_size]
-    batches = (images[order].reshape((num_batches, batch_size) + images.shape[1:]),
-               labels_T[order].reshape((num_batches, batch_size)))
-    (params, opt_state), losses_S = jax.lax.scan(step, (params, opt_state), batches)
-    return params, opt_state, losses_S.mean()
+  def train_step(params, opt_state, images_Tx28x28x1, labels_T, indices_B):
+    loss, grads = jax.value_and_grad(loss_fn)(params, images_Tx28x28x1[indices_B],
+                                              labels_T[indices_B])
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
 
-  return train_epoch, optimizer
+  return train_step, optimizer
 
 
 def train_digit_classifier(images_NxHxWxC, labels_N, *, seed: int = 0, epochs: int = 6,
@@ -400,22 +394,27 @@ def train_digit_classifier(images_NxHxWxC, labels_N, *, seed: int = 0, epochs: i
     raise ValueError(f"{train_T.size} training images is fewer than one batch of {batch_size}")
 
   start = time.perf_counter()
-  train_epoch, optimizer = _train_epoch_fn(DIGIT_SIZE, batch_size, float(learning_rate))
-  init_key, order_key = jax.random.split(jax.random.key(seed))
-  params = _init_params(init_key, DIGIT_SIZE)
+  train_step, optimizer = _train_step_fn(float(learning_rate))
+  params = _init_params(jax.random.key(seed), DIGIT_SIZE)
   opt_state = optimizer.init(params)
-  images_train = jnp.asarray(images[train_T])
+  images_train = _to_digit_input(images[train_T], DIGIT_SIZE)
   labels_train = jnp.asarray(labels_N[train_T], jnp.int32)
+  num_batches = train_T.size // batch_size
+  loss = float("nan")
   for epoch in range(epochs):
-    params, opt_state, loss = train_epoch(params, opt_state, images_train, labels_train,
-                                          jax.random.fold_in(order_key, epoch))
+    # Each epoch visits the training images in a new order; the last partial batch is dropped
+    # and the next epoch's order reaches those images.
+    order = np.random.default_rng([seed, epoch]).permutation(train_T.size)
+    for indices_B in order[:num_batches * batch_size].reshape(num_batches, batch_size):
+      params, opt_state, loss = train_step(params, opt_state, images_train, labels_train,
+                                           indices_B)
   classifier = DigitClassifier(params=params, size=DIGIT_SIZE)
   predicted_M = classifier.logits(images[heldout_M]).argmax(axis=1)
   accuracy = float(np.mean(predicted_M == labels_N[heldout_M]))
   logging.getLogger(__name__).info(
-      "digit classifier: %d epochs on %d images in %.1f s, last epoch loss %.4f, held-out "
+      "digit classifier: %d epochs on %d images in %.1f s, last batch loss %.4f, held-out "
       "accuracy %.4f on %d images", epochs, train_T.size, time.perf_counter() - start,
-      float(loss) if epochs else float("nan"), accuracy, heldout_M.size)
+      float(loss), accuracy, heldout_M.size)
   return dataclasses.replace(classifier, heldout_accuracy=accuracy)
 
 

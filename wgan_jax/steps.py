@@ -191,8 +191,8 @@ def make_steps(spec: GANSpec) -> Steps:
     grads, (c_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.critic_params)
     updates, c_opt = spec.critic_tx.update(grads, state.critic_opt_state, state.critic_params)
     c_params = optax.apply_updates(state.critic_params, updates)
-    metrics.update(critic_grad_norm=optax.global_norm(grads),
-                   critic_param_norm=optax.global_norm(c_params))
+    metrics.update(critic_grad_norm=optax.tree.norm(grads),
+                   critic_param_norm=optax.tree.norm(c_params))
     return state._replace(generator_stats=g_stats, critic_params=c_params, critic_stats=c_stats,
                           critic_opt_state=c_opt), metrics
 
@@ -212,8 +212,8 @@ def make_steps(spec: GANSpec) -> Steps:
     return state._replace(generator_params=g_params, generator_stats=g_stats,
                           generator_opt_state=g_opt), {
                               "generator_loss": loss,
-                              "generator_grad_norm": optax.global_norm(grads),
-                              "generator_param_norm": optax.global_norm(g_params)}
+                              "generator_grad_norm": optax.tree.norm(grads),
+                              "generator_param_norm": optax.tree.norm(g_params)}
 
   def critic_steps(state, keys, data):
     """len(keys) critic steps; the metrics of the last one, which the official code logs."""
