@@ -131,7 +131,7 @@ from typing import Any
 NUM_DIGITS = 10
 DIGIT_SIZE = 28  # the classifier sees 28x28x1 images; other inputs are resized to it
 FEATURE_DIM = 128  # width of the penultimate layer, the features of the Frechet distance
-# A class is covered when it is the argmax of at least this fraction of the samples: one stray
+# A class is covered when it is the argmax of at least this percentage of the samples: one stray
 # sample that happens to look like a digit would otherwise count as a covered class.
 COVERAGE_PERCENT = 1
 _EVAL_CHUNK = 500  # images per forward call; the last chunk is padded so nothing recompiles
@@ -144,16 +144,17 @@ def _digit_cnn():
   import flax.linen as nn
 
   class DigitCNN(nn.Module):
-    """conv 3x3/2 32 -> conv 3x3/2 64 -> dense 128 (features) -> dense 10 (logits), ReLUs.
+    """conv 5x5/2 32 -> conv 5x5/2 64 -> dense 128 (features) -> dense 10 (logits), ReLUs.
 
-    Strided convolutions rather than convolution + max-pooling: on a CPU the training step is 8
-    times faster (11 ms against 92 ms for a batch of 128 on 2 cores) for the same accuracy here.
+    Strided convolutions rather than convolution + max-pooling: on a CPU the training step is
+    4 to 6 times faster (24 ms against 90-140 ms for a batch of 128 on 2 cores), and held-out
+    accuracy is as high (97-98%). 5x5 kernels gain about half a point over 3x3 ones.
     """
 
     @nn.compact
     def __call__(self, images_Bx28x28x1):
-      x = nn.relu(nn.Conv(32, (3, 3), strides=(2, 2))(images_Bx28x28x1))  # 14x14x32
-      x = nn.relu(nn.Conv(64, (3, 3), strides=(2, 2))(x))  # 7x7x64
+      x = nn.relu(nn.Conv(32, (5, 5), strides=(2, 2))(images_Bx28x28x1))  # 14x14x32
+      x = nn.relu(nn.Conv(64, (5, 5), strides=(2, 2))(x))  # 7x7x64
       x_BxD = x.reshape((x.shape[0], -1))
       features_BxF = nn.relu(nn.Dense(FEATURE_DIM)(x_BxD))
       logits_BxK = nn.Dense(NUM_DIGITS)(features_BxF)
@@ -343,8 +344,8 @@ def _train_step_fn(learning_rate: float):
 
   The batch is gathered inside the step from the training set, which stays on the device. Steps
   are dispatched from Python rather than scanned: XLA's CPU backend runs convolutions inside a
-  lax.scan about 10 times slower than the same step called in a loop (5.2 s against 0.4 s per
-  epoch measured on 2 cores).
+  lax.scan about 10 times slower than the same step called in a loop (measured on 2 cores: 30 s
+  against 3.3 s per epoch for a conv + max-pool CNN, 5.2 s against 0.4 s for a strided one).
   """
   import jax
   import optax
@@ -366,7 +367,7 @@ def _train_step_fn(learning_rate: float):
   return train_step, optimizer
 
 
-def train_digit_classifier(images_NxHxWxC, labels_N, *, seed: int = 0, epochs: int = 6,
+def train_digit_classifier(images_NxHxWxC, labels_N, *, seed: int = 0, epochs: int = 10,
                            batch_size: int = 128, learning_rate: float = 1e-3,
                            heldout_per_class: int = 50) -> DigitClassifier:
   """Trains the digit CNN with Adam on ``digit_split(labels, seed=seed)``'s training part.
@@ -468,10 +469,15 @@ def frechet_distance(mu1_F, sigma1_FxF, mu2_F, sigma2_FxF, eps: float = 1e-6) ->
     raise ValueError(f"expected means (F,) and covariances (F, F); got {mu1_F.shape}, "
                      f"{sigma1_FxF.shape}, {mu2_F.shape}, {sigma2_FxF.shape}")
   diff_F = mu1_F - mu2_F
-  covmean_FxF = scipy.linalg.sqrtm(sigma1_FxF @ sigma2_FxF)
-  if not np.all(np.isfinite(covmean_FxF)):
-    offset_FxF = np.eye(f) * eps
-    covmean_FxF = scipy.linalg.sqrtm((sigma1_FxF + offset_FxF) @ (sigma2_FxF + offset_FxF))
+  with warnings.catch_warnings():
+    # Dead ReLU units give features of zero variance, so the product is often singular and sqrtm
+    # warns; its trace is still accurate (the tests check singular diagonal cases against the
+    # closed form), and a result that is not finite is handled below.
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+    covmean_FxF = scipy.linalg.sqrtm(sigma1_FxF @ sigma2_FxF)
+    if not np.all(np.isfinite(covmean_FxF)):
+      offset_FxF = np.eye(f) * eps
+      covmean_FxF = scipy.linalg.sqrtm((sigma1_FxF + offset_FxF) @ (sigma2_FxF + offset_FxF))
   distance = (diff_F @ diff_F + np.trace(sigma1_FxF) + np.trace(sigma2_FxF)
               - 2 * np.trace(np.real(covmean_FxF)))
   return max(float(distance), 0.0)
