@@ -20,7 +20,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except train.ConfigError as e:
+    wgan_flags.fail(str(e))
 
 
 if __name__ == "__main__":

@@ -57,10 +57,15 @@ def _optimizer(c) -> optim.OptimizerConfig:
   return optim.OptimizerConfig(c.name, c.learning_rate, c.b1, c.b2, c.get("clip"))
 
 
-def build(config) -> Run:
-  """The run ``config`` describes; ValueError names a setting that cannot work."""
+def build(config, with_data: bool = True) -> Run:
+  """The run ``config`` describes; ValueError names a setting that cannot work.
+
+  ``with_data=False`` skips loading the dataset, for a run that only generates.
+  """
   if config.dataset in toy.DATASETS:
     sample_real, data = toy.get_dataset(config.dataset).sample, None
+  elif not with_data:
+    sample_real, data = None, None
   else:
     pixels = images_lib.load_images(config.dataset, config.image_size, config.channels,
                                     data_dir=config.get("data_dir") or None, dtype=np.uint8)
@@ -76,6 +81,7 @@ def build(config) -> Run:
                                     gan_generator_loss=config.gan_generator_loss,
                                     margin=config.margin),
       sample_real=sample_real, noise_dim=config.nz, batch_size=config.batch_size,
-      n_critic=config.n_critic, official_schedule=config.official_schedule)
+      n_critic=config.n_critic, official_schedule=config.official_schedule,
+      unroll=config.unroll)
   return Run(steps_lib.make_steps(spec), data, ESTIMATE_NAMES[config.method])
 

@@ -6,6 +6,7 @@ they build and by what their ``evaluate`` hook records.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -122,6 +123,10 @@ def _describe(metrics: dict[str, np.ndarray]) -> str:
 
 # Image (and toy) runs from a config, with checkpoints, logs and samples ----------------------
 
+class ConfigError(ValueError):
+  """A config or workdir that cannot run; nothing has been written."""
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains the GAN that ``config`` describes (see experiments/configs/) in ``workdir``.
 
@@ -133,11 +138,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
   """
   from wgan_jax import experiment  # the config -> GANSpec mapping; heavy imports stay lazy
 
-  run = experiment.build(config)
+  # Everything that can refuse the config runs before anything is written.
+  try:
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+      raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
+    for name in ("num_steps", "checkpoint_every", "steps_per_dispatch", "keep_checkpoints"):
+      if config[name] < 1:
+        raise ValueError(f"--config.{name} must be at least 1, got {config[name]}")
+    run = experiment.build(config)
+    template = state_template(run, config.seed)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+  _write_config(workdir, config)
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
-  init_keys, _ = seed_keys([config.seed])
-  template = jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
   state = checkpoints.restore_latest(template)
   writer = writers.MetricWriter(workdir)
   start_step = 0 if state is None else int(state.step)
@@ -177,6 +191,29 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return rows[-1] if rows else {}
 
 
+def state_template(run, seed: int):
+  """The shapes and dtypes of the run's state (one seed), without computing it."""
+  init_keys, _ = seed_keys([seed])
+  return jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
+
+
+def _write_config(workdir: str, config) -> None:
+  path = os.path.join(workdir, "config.json")
+  with open(path + ".tmp", "w") as f:
+    f.write(config.to_json(indent=2))
+  os.replace(path + ".tmp", path)
+
+
+def load_config(workdir: str):
+  """The config a run in ``workdir`` was started with."""
+  import ml_collections
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r} holds no run: {path} is missing")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
 def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) -> None:
   steps_T = np.array([r["step"] for r in rows])
   estimate_T = np.array([np.nan if r.get("estimate") is None else r["estimate"] for r in rows],
@@ -196,10 +233,12 @@ class Checkpoints:
   """orbax-checkpoint: complete checkpoints only (orbax writes to a temporary folder and renames
   it when done), the latest ``keep`` kept."""
 
-  def __init__(self, directory: str, keep: int):
+  def __init__(self, directory: str, keep: int, create: bool = True):
+    if not create and not os.path.isdir(directory):
+      raise ValueError(f"no checkpoints in {directory!r}")
     self.manager = ocp.CheckpointManager(
         os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=create))
 
   def restore_latest(self, template):
     step = self.manager.latest_step()

@@ -1,0 +1,62 @@
+r"""Writes samples of a trained generator from the latest checkpoint of a run.
+
+    python experiments/sample.py --workdir=runs/mnist_wgan --num=256 --out=runs/mnist_wgan/sheets
+    python experiments/sample.py --workdir=runs/mnist_wgan --num=1000 --format=npy --out=/tmp/s
+
+PNG sheets of 64 samples (8x8), or one .npy array (N, H, W, C) float32 in [-1, 1].
+"""
+
+import os
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+from wgan_jax import config_flags as wgan_flags
+from wgan_jax import experiment
+from wgan_jax import steps as steps_lib
+from wgan_jax import train
+from wgan_jax import writers
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir (holds checkpoints/).")
+_OUT = flags.DEFINE_string("out", None, "Folder for the samples (default: <workdir>/generated).")
+_NUM = flags.DEFINE_integer("num", 64, "Number of samples.")
+_FORMAT = flags.DEFINE_enum("format", "png", ["png", "npy"], "PNG sheets of 64, or one .npy.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the noise.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if _NUM.value < 1:
+    wgan_flags.fail(f"--num must be at least 1, got {_NUM.value}")
+  try:
+    config = train.load_config(_WORKDIR.value)
+    run = experiment.build(config, with_data=False)
+    checkpoints = train.Checkpoints(os.path.join(_WORKDIR.value, "checkpoints"), 1, create=False)
+    state = checkpoints.restore_latest(train.state_template(run, config.seed))
+  except ValueError as e:
+    wgan_flags.fail(str(e))
+  if state is None:
+    wgan_flags.fail(f"{_WORKDIR.value!r} has no complete checkpoint yet")
+  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
+  keys = jax.random.split(jax.random.key(_SEED.value), 1)
+  samples = np.asarray(generate(state, keys, _NUM.value)[0])
+  out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
+  os.makedirs(out, exist_ok=True)
+  step = int(state.step)
+  if _FORMAT.value == "npy":
+    path = os.path.join(out, f"samples_step{step}.npy")
+    np.save(path + ".tmp.npy", samples)
+    os.replace(path + ".tmp.npy", path)
+  else:
+    for i in range(0, len(samples), 64):
+      path = os.path.join(out, f"samples_step{step}_{i // 64:03d}.png")
+      writers.save_image_sheet(path, samples[i:i + 64])
+  print(f"wrote {len(samples)} samples of step {step} to {out}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=wgan_flags.parse_or_exit)
