@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 WORKDIR ?= runs/gaussians
+MNIST_WORKDIR ?= runs/mnist
 
-.PHONY: install test reproduce-gaussians clean
+.PHONY: install test reproduce-gaussians reproduce-mnist clean
 
 install: $(INSTALLED)
 
@@ -21,6 +22,9 @@ test: $(INSTALLED)
 
 reproduce-gaussians: $(INSTALLED)
 	$(BIN)/python experiments/gaussians.py --workdir=$(WORKDIR)
+
+reproduce-mnist: $(INSTALLED)
+	$(BIN)/python experiments/reproduce_mnist.py --workdir=$(MNIST_WORKDIR)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -96,3 +96,19 @@ def test_sample_script(tmp_path):
   result = run_script("sample.py", f"--workdir={tmp_path / 'none'}")
   assert result.returncode == 2 and "holds no run" in result.stderr
   assert json.loads((workdir / "config.json").read_text())["method"] == "wgan"
+
+
+@pytest.mark.parametrize("config_file, variant, dataset", [
+    ("lsun64", "wgan-dcgan", "lsun/bedroom"), ("lsun64", "gan-mlp", "lsun/bedroom"),
+    ("cifar10_wgan_gp", None, "cifar10"),
+])
+def test_full_scale_configs_run_a_few_steps_on_mock_data(tmp_path, config_file, variant, dataset):
+  module = __import__(config_file)
+  config = module.get_config(variant) if variant else module.get_config()
+  assert config.dataset == dataset
+  # The architecture as configured, narrower, for two steps on a CPU.
+  config.update(num_steps=2, checkpoint_every=2, steps_per_dispatch=1, unroll=True,
+                features=4, mlp_hidden=16, batch_size=4)
+  with tfds.testing.mock_data(num_examples=8):
+    last = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert last["step"] == 2 and np.isfinite(last["critic_loss"])

@@ -68,7 +68,8 @@ def build(config, with_data: bool = True) -> Run:
     sample_real, data = None, None
   else:
     pixels = images_lib.load_images(config.dataset, config.image_size, config.channels,
-                                    data_dir=config.get("data_dir") or None, dtype=np.uint8)
+                                    data_dir=config.get("data_dir") or None,
+                                    limit=config.get("data_limit") or None, dtype=np.uint8)
     data = images_lib.device_sampler(pixels).images
     sample_real = lambda key, n, images: images_lib.DeviceSampler.draw(images, key, n)
   generator = _choose(GENERATORS, config.generator, "generator")(config)

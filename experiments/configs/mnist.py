@@ -15,6 +15,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.method = "wgan"  # wgan | wgan-gp | gan | ebgan
   c.dataset = "mnist_offline"  # a tfds name, folder:<path>, mnist_offline, or a toy name (ring8)
   c.data_dir = ""  # where tfds datasets are prepared ("" = the tfds default)
+  c.data_limit = 0  # keep the first data_limit images (0 = all); the set is held in memory
   c.image_size = 28
   c.channels = 1
   c.generator = "dcgan"  # dcgan | dcgan_nobn_constant | mlp

@@ -1,0 +1,63 @@
+"""experiments/reproduce_mnist.py end to end (--quick), its summary, and a refused flag."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+from wgan_jax import mnist_reproduction as repro
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "experiments", "reproduce_mnist.py")
+
+
+def _run(*args):
+  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+                        cwd=ROOT, timeout=600)
+
+
+def test_quick_run_writes_every_output(tmp_path):
+  workdir = tmp_path / "mnist"
+  result = _run(f"--workdir={workdir}", "--quick")
+  assert result.returncode == 0, result.stderr[-2000:]
+  for name in ("summary.json", "summary.md", "sheets.png"):
+    assert os.path.getsize(workdir / name) > 0
+  summary = json.loads((workdir / "summary.json").read_text())
+  assert [r["run"] for r in summary["runs"]] == list(repro.RUN_NAMES)
+  methods = {r["run"]: (r["method"], r["generator"]) for r in summary["runs"]}
+  assert methods == {"wgan_dcgan": ("wgan", "dcgan"), "wgan_gp_dcgan": ("wgan-gp", "dcgan"),
+                     "wgan_mlp": ("wgan", "mlp"), "gan_mlp": ("gan", "mlp")}
+  for run in summary["runs"]:
+    assert run["generator_iterations"] == 4
+    assert run["wall_time_s"] > 0
+    for key in ("classes_covered", "mean_top_prob", "class_kl", "frechet", "class_histogram"):
+      assert key in run
+    if run.get("note") is None:  # a finite generator: the histogram counts every sample
+      assert sum(run["class_histogram"]) == summary["settings"]["num_samples"] == 100
+      assert 0 <= run["classes_covered"] <= 10
+      assert 0.1 <= run["mean_top_prob"] <= 1.0
+      assert 0.0 <= run["class_kl"] <= math.log(10) + 1e-9
+    for output in ("learning_curve.png", "metrics.jsonl", "samples/step_4.png"):
+      assert os.path.getsize(workdir / run["run"] / output) > 0
+  assert summary["settings"]["official_schedule"] is False
+  assert isinstance(summary["target"]["met"], bool)
+  table = (workdir / "summary.md").read_text()
+  assert "| run | generator iterations |" in table
+  assert all(f"| {name} | 4 |" in table for name in repro.RUN_NAMES)
+
+
+def test_bad_flag_is_one_line_and_writes_nothing(tmp_path):
+  workdir = tmp_path / "mnist"
+  result = _run(f"--workdir={workdir}", "--wgan_gp_dcgan_steps=0")
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      "error: --wgan_gp_dcgan_steps must be at least 1, got 0"]
+  assert not workdir.exists()
+
+
+def test_training_wall_time_sums_resumed_segments():
+  # Two segments: 0..3 s, then a resume whose clock restarts: 0..2 s; 5 s in all.
+  rows = [{"wall_time_s": t} for t in (1.0, 2.0, 3.0, 0.5, 2.0)]
+  assert repro.training_wall_time(rows) == 5.0
+  assert repro.training_wall_time([]) == 0.0
