@@ -15,6 +15,7 @@ import numpy as np
 
 from wgan_jax import config_flags as wgan_flags
 from wgan_jax import experiment
+from wgan_jax import files
 from wgan_jax import steps as steps_lib
 from wgan_jax import train
 from wgan_jax import writers
@@ -49,8 +50,7 @@ def main(argv):
   step = int(state.step)
   if _FORMAT.value == "npy":
     path = os.path.join(out, f"samples_step{step}.npy")
-    np.save(path + ".tmp.npy", samples)
-    os.replace(path + ".tmp.npy", path)
+    files.save_npy(path, samples)
   else:
     for i in range(0, len(samples), 64):
       path = os.path.join(out, f"samples_step{step}_{i // 64:03d}.png")

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from wgan_jax import files
 from wgan_jax import metrics as metrics_lib
 from wgan_jax import models
 from wgan_jax import optim
@@ -242,26 +243,6 @@ def summarize(method: str, result: dict) -> dict:
   }
 
 
-def _atomic_write(path: str, write) -> None:
-  tmp = f"{path}.tmp{os.getpid()}"
-  write(tmp)
-  os.replace(tmp, path)
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-  def write(tmp):
-    with open(tmp, "wb") as f:
-      np.save(f, array)
-  _atomic_write(path, write)
-
-
-def _save_text(path: str, text: str) -> None:
-  def write(tmp):
-    with open(tmp, "w") as f:
-      f.write(text)
-  _atomic_write(path, write)
-
-
 def summary_markdown(config: GaussiansConfig, summary: dict) -> str:
   lines = [
       "# Gaussian mixtures: GAN, WGAN, WGAN-GP, EBGAN",
@@ -310,9 +291,9 @@ def run(config: GaussiansConfig, workdir: str) -> dict:
     for method, result in results[ds.name].items():
       out = os.path.join(workdir, ds.name, method)
       os.makedirs(out, exist_ok=True)
-      _save_npy(os.path.join(out, "samples.npy"), result["samples"][0])
+      files.save_npy(os.path.join(out, "samples.npy"), result["samples"][0])
       for seed, samples in enumerate(result["samples"]):
-        _save_npy(os.path.join(out, f"samples_seed{seed}.npy"), samples)
+        files.save_npy(os.path.join(out, f"samples_seed{seed}.npy"), samples)
       summary["results"][ds.name][method] = summarize(method, result)
 
   plots.figure_2(
@@ -328,8 +309,8 @@ def run(config: GaussiansConfig, workdir: str) -> dict:
                      "eval_steps": r["eval_steps"], "w1": r["w1_curve"]}
                  for m, r in results[ds.name].items()} for ds in datasets})
   summary["total_wall_time_s"] = time.perf_counter() - start
-  _save_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+  files.save_text(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2) + "\n")
   markdown = summary_markdown(config, summary)
-  _save_text(os.path.join(workdir, "summary.md"), markdown)
+  files.save_text(os.path.join(workdir, "summary.md"), markdown)
   print(markdown, file=sys.stdout)
   return summary

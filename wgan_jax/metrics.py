@@ -122,11 +122,11 @@ __all__ = ["mode_metrics", "exact_w1", "toy_metrics", "MAX_ITERS"]
 import dataclasses
 import functools
 import logging
-import os
 import pathlib
-import tempfile
 import time
 from typing import Any
+
+from wgan_jax import files
 
 NUM_DIGITS = 10
 DIGIT_SIZE = 28  # the classifier sees 28x28x1 images; other inputs are resized to it
@@ -265,17 +265,7 @@ class DigitClassifier:
              "heldout_accuracy": float(self.heldout_accuracy),
              "params": serialization.to_state_dict(self.params)}
     payload = serialization.msgpack_serialize(state)
-    # A reader (or a run killed mid-write) sees the old file or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-      with os.fdopen(fd, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-      os.replace(tmp, path)
-    except BaseException:
-      pathlib.Path(tmp).unlink(missing_ok=True)
-      raise
+    files.replace_atomically(path, payload)
 
   @classmethod
   def load(cls, path) -> DigitClassifier:

@@ -11,8 +11,7 @@ Only numpy and matplotlib: plotting must not need jax or an accelerator.
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import io
 
 import matplotlib
 
@@ -24,6 +23,8 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import ConnectionPatch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from wgan_jax import files  # noqa: E402
 
 DPI = 110
 PANEL_INCHES = 2.0
@@ -85,25 +86,10 @@ def _figure(*args, **kwargs):
 
 
 def _save_atomically(fig, path) -> None:
-  """Saves fig as a PNG at `path` via a temporary file in the same folder and os.replace.
-
-  The same folder keeps os.replace a rename within one file system, which is atomic.
-  """
-  path = os.fspath(path)
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp_path = tempfile.mkstemp(
-      dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-  try:
-    # mkstemp creates the file readable by its owner only; a figure is meant to be shared.
-    os.fchmod(fd, 0o644)
-    with os.fdopen(fd, "wb") as f:
-      fig.savefig(f, format="png", dpi=DPI)
-    os.replace(tmp_path, path)
-  except BaseException:
-    with contextlib.suppress(FileNotFoundError):
-      os.remove(tmp_path)
-    raise
+  """Saves fig as a PNG at ``path``, atomically (``files.replace_atomically``)."""
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=DPI)
+  files.replace_atomically(path, buffer.getvalue())
 
 
 def _limits(centers_Kx2) -> tuple[float, float, float, float]:

@@ -19,6 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from PIL import Image
 
+from wgan_jax import files
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
@@ -198,10 +199,7 @@ def state_template(run, seed: int):
 
 
 def _write_config(workdir: str, config) -> None:
-  path = os.path.join(workdir, "config.json")
-  with open(path + ".tmp", "w") as f:
-    f.write(config.to_json(indent=2))
-  os.replace(path + ".tmp", path)
+  files.save_text(os.path.join(workdir, "config.json"), config.to_json(indent=2))
 
 
 def load_config(workdir: str):

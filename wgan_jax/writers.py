@@ -19,12 +19,10 @@ Only numpy, Pillow and tensorboardX: writing outputs must not need jax or an acc
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -32,6 +30,8 @@ from PIL import Image
 from tensorboardX import SummaryWriter
 from tensorboardX.proto.event_pb2 import Event, SessionLog
 from tensorboardX.proto.summary_pb2 import Summary
+
+from wgan_jax import files
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -47,30 +47,6 @@ _JSON_TO_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 # Atomic files ------------------------------------------------------------------------------------
-
-def _replace_atomically(path, data: bytes) -> None:
-  """Writes `data` to `path` via a temporary file in the same folder, fsync and os.replace.
-
-  The same folder keeps os.replace a rename within one file system, which is atomic; the fsync
-  keeps a power loss right after the rename from leaving an empty file under the final name.
-  """
-  path = os.fspath(path)
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-  try:
-    # mkstemp creates the file readable by its owner only; outputs are meant to be shared.
-    os.fchmod(fd, 0o644)
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp_path, path)
-  except BaseException:
-    with contextlib.suppress(FileNotFoundError):
-      os.remove(tmp_path)
-    raise
-
 
 # Sample sheets -----------------------------------------------------------------------------------
 
@@ -130,7 +106,7 @@ def save_image_sheet(path, images_NxHxWxC, rows: int = 8) -> np.ndarray:
   reading the PNG again.
   """
   sheet = image_sheet(images_NxHxWxC, rows)
-  _replace_atomically(path, _png_bytes(sheet))
+  files.replace_atomically(path, _png_bytes(sheet))
   return sheet
 
 
@@ -214,7 +190,7 @@ class MetricWriter:
     os.makedirs(self.workdir, exist_ok=True)
     lines, partial = _complete_lines(self.metrics_path)
     if partial:
-      _replace_atomically(self.metrics_path, b"".join(line + b"\n" for line in lines))
+      files.replace_atomically(self.metrics_path, b"".join(line + b"\n" for line in lines))
     rows = _parse_rows(lines, self.metrics_path)
     self._last_step: int | None = max((row["step"] for row in rows), default=None)
     # tensorboardX names event files by the second and host and opens them with "wb": a suffix
@@ -295,7 +271,7 @@ class MetricWriter:
     lines = [line for line in lines if line.strip()]  # _parse_rows skips blank lines too.
     rows = _parse_rows(lines, self.metrics_path)
     kept = [line for line, row in zip(lines, rows) if row["step"] <= step]
-    _replace_atomically(self.metrics_path, b"".join(line + b"\n" for line in kept))
+    files.replace_atomically(self.metrics_path, b"".join(line + b"\n" for line in kept))
     self._last_step = max((row["step"] for row in rows if row["step"] <= step), default=None)
     self._tb._get_file_writer().add_event(
         Event(step=step + 1, session_log=SessionLog(status=SessionLog.START)))
