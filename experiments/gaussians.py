@@ -20,6 +20,7 @@ config_flags.define_flags(gaussians.GaussiansConfig)
 
 
 def main(argv):
+  config_flags.quiet_logging()
   if len(argv) > 1:
     config_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:

@@ -29,6 +29,7 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
+  wgan_flags.quiet_logging()
   if len(argv) > 1:
     wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if _NUM.value < 1:

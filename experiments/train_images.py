@@ -18,6 +18,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
+  wgan_flags.quiet_logging()
   if len(argv) > 1:
     wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:

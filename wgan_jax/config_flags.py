@@ -12,6 +12,7 @@ import typing
 from typing import NoReturn
 
 from absl import flags
+from absl import logging
 
 FLAGS = flags.FLAGS
 
@@ -28,6 +29,13 @@ def parse_or_exit(argv: list[str]) -> list[str]:
     return FLAGS(argv)
   except flags.Error as e:
     fail(str(e))
+
+
+def quiet_logging() -> None:
+  """Libraries (orbax, tfds, jax) log every checkpoint and backend probe at INFO: show warnings
+  and errors only, unless --verbosity was given."""
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
 
 
 def define_flags(config_cls: type) -> None:

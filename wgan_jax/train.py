@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from absl import logging
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -158,7 +157,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   start_step = 0 if state is None else int(state.step)
   writer.truncate_after(start_step)  # rows a killed run wrote after its last checkpoint
   if state is not None:
-    logging.info("resuming %s from step %d", workdir, start_step)
+    print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
 
   fixed_noise_keys = jax.random.split(jax.random.key(config.seed + 1), 1)
   generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
