@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,15 +67,26 @@ def run_script(script, *args):
                         capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (dict(method="vae"), "unknown method 'vae'"),
+    (dict(image_size=30), "image_size=30"),
+    (dict(dataset="folder:/no/such/folder"), "folder /no/such/folder does not exist"),
+    (dict(method="wgan-gp"), "the gradient penalty needs a critic without BatchNorm"),
+    (dict(generator="resnet"), "unknown generator 'resnet'"),
+    (dict(num_steps=0), "--config.num_steps must be at least 1"),
+])
+def test_bad_configs_are_refused_before_writing(tmp_path, overrides, message):
+  workdir = tmp_path / "run"
+  with pytest.raises(train.ConfigError, match=re.escape(message)):
+    train.train_and_evaluate(quick_config(**overrides), str(workdir))
+  assert not workdir.exists()
+
+
 @pytest.mark.parametrize("override, message", [
     ("--config.method=vae", "unknown method 'vae'"),
-    ("--config.image_size=30", "image_size=30"),
     ("--config.dataset=folder:/no/such/folder", "folder /no/such/folder does not exist"),
-    ("--config.method=wgan-gp", "the gradient penalty needs a critic without BatchNorm"),
-    ("--config.generator=resnet", "unknown generator 'resnet'"),
-    ("--config.num_steps=0", "--config.num_steps must be at least 1"),
 ])
-def test_bad_configs_write_nothing(tmp_path, override, message):
+def test_bad_configs_fail_in_one_line(tmp_path, override, message):
   workdir = tmp_path / "run"
   result = run_script("train_images.py", f"--config={ROOT}/experiments/configs/mnist.py:quick",
                       f"--workdir={workdir}", override)
