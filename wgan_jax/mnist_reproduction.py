@@ -39,7 +39,8 @@ def configure(base, name: str):
     raise ValueError(f"unknown run {name!r}; choose from {', '.join(RUN_NAMES)}")
   config = base.copy_and_resolve_references()
   if name == "wgan_gp_dcgan":
-    # Gulrajani et al.: no BatchNorm in the critic (the penalty is per sample), Adam, 5 critic steps.
+    # Gulrajani et al.: no BatchNorm in the critic (the penalty is per sample), Adam, 5 critic
+    # steps.
     config.method, config.critic_norm = "wgan-gp", "layer"
     for opt in (config.generator_optimizer, config.critic_optimizer):
       opt.update(dict(name="adam", learning_rate=1e-4, b1=0.5, b2=0.9, clip=None))
@@ -83,7 +84,7 @@ def real_reference(num: int, seed: int) -> np.ndarray:
 
 
 def generate_from_checkpoint(workdir: str, num: int, seed: int) -> tuple[np.ndarray, int]:
-  """``num`` samples of the latest checkpoint in ``workdir`` and its step (as experiments/sample.py)."""
+  """``num`` samples of the latest checkpoint in ``workdir``, and its step (as in sample.py)."""
   import jax
 
   from wgan_jax import experiment
@@ -140,6 +141,8 @@ def markdown_table(runs: list[dict]) -> str:
 
 def write_json(path: str, value) -> None:
   """``value`` as JSON at ``path``, atomically (nan becomes null: JSON has no nan)."""
+  from wgan_jax import files
+
   def clean(v):
     if isinstance(v, float) and math.isnan(v):
       return None
@@ -148,31 +151,18 @@ def write_json(path: str, value) -> None:
     if isinstance(v, (list, tuple)):
       return [clean(x) for x in v]
     return v
-  with open(path + ".tmp", "w") as f:
-    json.dump(clean(value), f, indent=2)
-    f.write("\n")
-  os.replace(path + ".tmp", path)
-
-
-def write_text(path: str, text: str) -> None:
-  """``text`` at ``path``, atomically."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
+  files.save_text(path, json.dumps(clean(value), indent=2) + "\n")
 
 
 def write_sheets(path: str, sheets: list[tuple[str, np.ndarray]]) -> None:
   """The runs' final 8x8 sheets side by side, each under its title, as one PNG (atomically)."""
   from wgan_jax import plots  # selects the Agg backend before pyplot loads
 
-  plt = plots.plt
-  fig, axes = plt.subplots(1, len(sheets), figsize=(2.6 * len(sheets), 3.0), squeeze=False)
-  for ax, (title, sheet) in zip(axes[0], sheets):
-    ax.imshow(sheet, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-  fig.tight_layout()
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=plots.DPI)
-  plt.close(fig)
-  os.replace(tmp, path)
+  with plots._figure(figsize=(2.6 * len(sheets), 3.0)) as fig:
+    axes = fig.subplots(1, len(sheets), squeeze=False)[0]
+    for ax, (title, sheet) in zip(axes, sheets):
+      ax.imshow(sheet, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+      ax.set_title(title, fontsize=9)
+      ax.axis("off")
+    fig.tight_layout()
+    plots._save_atomically(fig, path)
