@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
 
-.PHONY: install test reproduce-gaussians reproduce-mnist clean
+.PHONY: install test reproduce-gaussians reproduce-mnist sample clean
 
 install: $(INSTALLED)
 
@@ -25,6 +25,13 @@ reproduce-gaussians: $(INSTALLED)
 
 reproduce-mnist: $(INSTALLED)
 	$(BIN)/python experiments/reproduce_mnist.py --workdir=$(MNIST_WORKDIR)
+
+# make sample RUN=runs/mnist/wgan_gp_dcgan [NUM=256] [FORMAT=png|npy]
+RUN ?= runs/mnist/wgan_gp_dcgan
+NUM ?= 64
+FORMAT ?= png
+sample: $(INSTALLED)
+	$(BIN)/python experiments/sample.py --workdir=$(RUN) --num=$(NUM) --format=$(FORMAT)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
