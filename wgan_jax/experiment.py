@@ -36,8 +36,6 @@ CRITICS = {
     "toy_mlp": lambda c: models.MLP((c.mlp_hidden,) * 3, 1),
     "toy_autoencoder": lambda c: models.MLPAutoencoder((c.mlp_hidden,) * 2),
 }
-ESTIMATE_NAMES = {"wgan": "EM estimate", "wgan-gp": "EM estimate",
-                  "gan": "JS estimate (½L + log 2)", "ebgan": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,5 +82,5 @@ def build(config, with_data: bool = True) -> Run:
       sample_real=sample_real, noise_dim=config.nz, batch_size=config.batch_size,
       n_critic=config.n_critic, official_schedule=config.official_schedule,
       unroll=config.unroll)
-  return Run(steps_lib.make_steps(spec), data, ESTIMATE_NAMES[config.method])
+  return Run(steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[config.method])
 

@@ -32,8 +32,6 @@ METHODS = ("gan", "wgan", "wgan-gp", "ebgan")
 DATASETS = ("ring8", "grid25")
 # The WGAN-GP toy script trains on the mixtures divided by these (its "dataset /= 1.414").
 DATA_SCALE = {"ring8": math.sqrt(2), "grid25": 2 * math.sqrt(2)}
-ESTIMATE_NAMES = {"wgan": "EM estimate", "wgan-gp": "EM estimate",
-                  "gan": "JS estimate (½L + log 2)", "ebgan": ""}
 
 
 def _field(default, help_: str):
@@ -237,7 +235,7 @@ def summarize(method: str, result: dict) -> dict:
       "reverse_kl_max": float(max(r["reverse_kl"] for r in per_seed)),
       "w1_mean": float(np.mean([r["w1"] for r in per_seed])),
       "final_estimate": final_estimate,
-      "estimate_name": ESTIMATE_NAMES[method],
+      "estimate_name": steps_lib.ESTIMATE_NAMES[method],
       "wall_time_s": result["wall_time_s"],
       "per_seed": per_seed,
   }
@@ -305,7 +303,7 @@ def run(config: GaussiansConfig, workdir: str) -> dict:
       os.path.join(workdir, "learning_curves.png"),
       {ds.name: {m: {"steps": np.arange(1, config.iters + 1),
                      "estimate": r["estimate_SxT"][0],
-                     "estimate_name": ESTIMATE_NAMES[m],
+                     "estimate_name": steps_lib.ESTIMATE_NAMES[m],
                      "eval_steps": r["eval_steps"], "w1": r["w1_curve"]}
                  for m, r in results[ds.name].items()} for ds in datasets})
   summary["total_wall_time_s"] = time.perf_counter() - start

@@ -29,6 +29,9 @@ from wgan_jax import losses
 
 Method = Literal["wgan", "wgan-gp", "gan", "ebgan"]
 METHODS: tuple[str, ...] = ("wgan", "wgan-gp", "gan", "ebgan")
+# What the ``estimate`` metric of each method estimates (EBGAN's loss estimates no distance).
+ESTIMATE_NAMES = {"wgan": "EM estimate", "wgan-gp": "EM estimate",
+                  "gan": "JS estimate (½L + log 2)", "ebgan": ""}
 
 
 @dataclasses.dataclass(frozen=True)
