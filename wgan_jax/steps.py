@@ -92,8 +92,8 @@ class GANSpec:
   official_schedule: bool = False
   warmup_critic_iters: int = 100
   # Unroll the n_critic critic iterations and the steps of ``train_steps`` instead of looping:
-  # XLA on CPU runs convolutions about 15 times slower inside a loop than outside one (measured
-  # on DCGAN at 28x28). The official schedule's extra critic iterations stay a loop.
+  # XLA on CPU runs convolutions about 9 times slower inside a loop than outside one
+  # (benchmarks/cpu_conv_loops.py). The official schedule's extra critic iterations stay a loop.
   unroll: bool = False
 
   def __post_init__(self):

@@ -39,7 +39,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.num_steps = 5000  # generator iterations
   c.steps_per_dispatch = 1  # training steps scanned per Python dispatch
   # Unroll the critic iterations and the dispatched steps: on CPU, XLA runs convolutions about
-  # 15x slower inside a loop. On an accelerator set False and steps_per_dispatch = 10 or more.
+  # 9x slower inside a loop (benchmarks/cpu_conv_loops.py). On an accelerator set False and
+  # steps_per_dispatch = 10 or more.
   c.unroll = True
   c.checkpoint_every = 250  # checkpoint and sample sheet every this many steps
   c.keep_checkpoints = 2
