@@ -10,13 +10,9 @@ import os
 
 from absl import app
 from absl import flags
-import jax
-import numpy as np
 
 from wgan_jax import config_flags as wgan_flags
-from wgan_jax import experiment
 from wgan_jax import files
-from wgan_jax import steps as steps_lib
 from wgan_jax import train
 from wgan_jax import writers
 
@@ -35,20 +31,11 @@ def main(argv):
   if _NUM.value < 1:
     wgan_flags.fail(f"--num must be at least 1, got {_NUM.value}")
   try:
-    config = train.load_config(_WORKDIR.value)
-    run = experiment.build(config, with_data=False)
-    checkpoints = train.Checkpoints(os.path.join(_WORKDIR.value, "checkpoints"), 1, create=False)
-    state = checkpoints.restore_latest(train.state_template(run, config.seed))
+    samples, step = train.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
     wgan_flags.fail(str(e))
-  if state is None:
-    wgan_flags.fail(f"{_WORKDIR.value!r} has no complete checkpoint yet")
-  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
-  keys = jax.random.split(jax.random.key(_SEED.value), 1)
-  samples = np.asarray(generate(state, keys, _NUM.value)[0])
   out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
   os.makedirs(out, exist_ok=True)
-  step = int(state.step)
   if _FORMAT.value == "npy":
     path = os.path.join(out, f"samples_step{step}.npy")
     files.save_npy(path, samples)

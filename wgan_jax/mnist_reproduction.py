@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 
@@ -83,26 +82,6 @@ def real_reference(num: int, seed: int) -> np.ndarray:
   return images_Nx28x28x1[order[:num]]
 
 
-def generate_from_checkpoint(workdir: str, num: int, seed: int) -> tuple[np.ndarray, int]:
-  """``num`` samples of the latest checkpoint in ``workdir``, and its step (as in sample.py)."""
-  import jax
-
-  from wgan_jax import experiment
-  from wgan_jax import steps as steps_lib
-  from wgan_jax import train
-
-  config = train.load_config(workdir)
-  run = experiment.build(config, with_data=False)
-  checkpoints = train.Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
-  state = checkpoints.restore_latest(train.state_template(run, config.seed))
-  checkpoints.close()
-  if state is None:
-    raise ValueError(f"{workdir!r} has no complete checkpoint")
-  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
-  keys = jax.random.split(jax.random.key(seed), 1)
-  return np.asarray(generate(state, keys, num)[0]), int(state.step)
-
-
 def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
                  seed: int) -> dict:
   """The summary of one finished run: its setup, step, training time and digit metrics."""
@@ -111,7 +90,7 @@ def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
   from wgan_jax import writers
 
   config = train.load_config(workdir)
-  samples, step = generate_from_checkpoint(workdir, num, seed)
+  samples, step = train.sample_from_checkpoint(workdir, num, seed)
   out = {"run": name, "method": config.method, "generator": config.generator,
          "critic": f"{config.critic} ({config.critic_norm})",
          "generator_iterations": step,

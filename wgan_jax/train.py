@@ -211,6 +211,25 @@ def load_config(workdir: str):
     return ml_collections.ConfigDict(json.load(f))
 
 
+def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.ndarray, int]:
+  """``num`` samples of the generator in the latest checkpoint of ``workdir``, and its step.
+
+  ValueError when ``workdir`` holds no run or no complete checkpoint.
+  """
+  from wgan_jax import experiment
+
+  config = load_config(workdir)
+  run = experiment.build(config, with_data=False)
+  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
+  state = checkpoints.restore_latest(state_template(run, config.seed))
+  checkpoints.close()
+  if state is None:
+    raise ValueError(f"{workdir!r} has no complete checkpoint yet")
+  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
+  keys = jax.random.split(jax.random.key(seed), 1)
+  return np.asarray(generate(state, keys, num)[0]), int(state.step)
+
+
 def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) -> None:
   steps_T = np.array([r["step"] for r in rows])
   estimate_T = np.array([np.nan if r.get("estimate") is None else r["estimate"] for r in rows],
