@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
+PAPER_WORKDIR ?= runs/paper
 
-.PHONY: install test reproduce-gaussians reproduce-mnist sample clean
+.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench clean
 
 install: $(INSTALLED)
 
@@ -17,8 +18,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,images]'
 	touch $@
 
+# Two worker processes: most of the suite's time is XLA compilation, which uses one core.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 reproduce-gaussians: $(INSTALLED)
 	$(BIN)/python experiments/gaussians.py --workdir=$(WORKDIR)
@@ -26,12 +28,32 @@ reproduce-gaussians: $(INSTALLED)
 reproduce-mnist: $(INSTALLED)
 	$(BIN)/python experiments/reproduce_mnist.py --workdir=$(MNIST_WORKDIR)
 
+# The paper's claims, measured: every part, then $(PAPER_WORKDIR)/report.md. A part whose
+# result.json exists is reused (delete $(PAPER_WORKDIR)/<part> to run it again).
+reproduce-paper: $(INSTALLED)
+	$(BIN)/python experiments/reproduce_paper.py --workdir=$(PAPER_WORKDIR)
+
+reproduce-lines: $(INSTALLED)
+	$(BIN)/python experiments/reproduce_paper.py --workdir=$(PAPER_WORKDIR) --parts=lines
+
 # make sample RUN=runs/mnist/wgan_gp_dcgan [NUM=256] [FORMAT=png|npy]
 RUN ?= runs/mnist/wgan_gp_dcgan
 NUM ?= 64
 FORMAT ?= png
 sample: $(INSTALLED)
 	$(BIN)/python experiments/sample.py --workdir=$(RUN) --num=$(NUM) --format=$(FORMAT)
+
+# The PyTorch eager reference runs in its own environment (.venv/torch: torch and numpy only):
+# installed into .venv, torch would be imported by POT and tensorboardX in every run and test.
+TORCH_BIN := $(VENV)/torch/bin
+$(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
+	$(PYTHON) -m venv $(VENV)/torch
+	$(TORCH_BIN)/python -m pip install --quiet $$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"') \
+	  $$(grep -o '"numpy==[^"]*"' pyproject.toml | tr -d '"')
+	touch $@
+
+bench: $(INSTALLED) $(TORCH_BIN)/.installed
+	$(BIN)/python benchmarks/bench.py --torch_python=$(TORCH_BIN)/python
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

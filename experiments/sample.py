@@ -30,11 +30,13 @@ def main(argv):
     wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if _NUM.value < 1:
     wgan_flags.fail(f"--num must be at least 1, got {_NUM.value}")
+  out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
+  if os.path.exists(out) and not os.path.isdir(out):
+    wgan_flags.fail(f"--out {out!r} exists and is not a directory")
   try:
     samples, step = train.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
     wgan_flags.fail(str(e))
-  out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
   os.makedirs(out, exist_ok=True)
   if _FORMAT.value == "npy":
     path = os.path.join(out, f"samples_step{step}.npy")

@@ -2,14 +2,20 @@ r"""Trains a GAN from a config file: a thin launcher of wgan_jax.train.train_and
 
     python experiments/train_images.py --config=experiments/configs/mnist.py --workdir=runs/mnist
 
-Running the same command on the same workdir resumes from its latest checkpoint.
+Running the same command on the same workdir resumes from its latest checkpoint, after a crash,
+a SIGKILL or a SIGTERM (which checkpoints and exits 0). Exit status: 0 done or preempted, 1 a
+NaN or Inf in training (the last good checkpoint is kept), 2 bad input (the config, the data, a
+workdir in use) with nothing written.
 """
+
+import sys
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
 from wgan_jax import config_flags as wgan_flags
+from wgan_jax import lock
 from wgan_jax import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (experiments/configs/).")
@@ -22,9 +28,14 @@ def main(argv):
   if len(argv) > 1:
     wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except train.ConfigError as e:
+    train.train_and_evaluate(wgan_flags.config_or_exit(_CONFIG), _WORKDIR.value)
+  except (train.ConfigError, lock.WorkdirBusy) as e:
     wgan_flags.fail(str(e))
+  except train.NonFiniteError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  except train.Preempted:
+    sys.exit(0)  # checkpointed; the message is on stderr
 
 
 if __name__ == "__main__":

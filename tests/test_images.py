@@ -350,3 +350,21 @@ def test_prefetch_raises_the_thread_error():
   with images.prefetch_batches(failing, 2, seed=0) as batches:
     with pytest.raises(ZeroDivisionError):
       next(batches)
+
+
+def test_host_feed_pools_follow_the_epoch_order_and_resume():
+  pixels = (np.arange(10 * 8 * 8) % 256).astype(np.uint8).reshape(10, 8, 8, 1)
+  image_set = images.ImageSet.from_array("counted", pixels)
+  feed, restarted = images.HostFeed(image_set, 4, seed=3), images.HostFeed(image_set, 4, seed=3)
+  try:
+    first = feed(0, 3)
+    assert first.shape == (3, 4, 8, 8, 1) and first.dtype == np.float32
+    later = feed(3, 2)
+    np.testing.assert_array_equal(restarted(3, 2), later)  # a resume at step 3 sees the same
+    pools = np.concatenate([first, later])
+    for step in range(5):
+      expected = images.to_float(pixels[images.batch_indices(10, 4, 3, step)])
+      np.testing.assert_array_equal(pools[step], expected)
+  finally:
+    feed.close()
+    restarted.close()

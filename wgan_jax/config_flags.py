@@ -24,11 +24,30 @@ def fail(message: str) -> NoReturn:
 
 
 def parse_or_exit(argv: list[str]) -> list[str]:
-  """absl's flag parser, except that a malformed or unknown flag exits with status 2."""
+  """absl's flag parser, except that a malformed or unknown flag exits with status 2.
+
+  A config file that raises (ml_collections puts its traceback in the message) is reported by
+  its last line; an override of a field the config lacks (``--config.no_such=1``) by its name.
+  """
   try:
     return FLAGS(argv)
   except flags.Error as e:
-    fail(str(e))
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    fail(lines[0] if len(lines) < 2 else f"{lines[0]} {lines[-1].strip()}")
+  except (AttributeError, KeyError) as e:  # ml_collections, for an unknown override
+    field = str(e).strip("\"'")
+    given = [a.split("=")[0] for a in argv[1:] if a.split("=")[0].endswith(f".{field}")]
+    fail(f"{given[0] if given else field}: the config has no field {field!r}")
+
+
+def config_or_exit(flag) -> typing.Any:
+  """The value of an ml_collections config-file flag; a file that cannot be loaded exits 2."""
+  config = flag.value
+  try:
+    config.get("")  # a config that failed to load raises on any access
+  except OSError:
+    fail(f"--{flag.name}: cannot load config file {FLAGS[flag.name].config_filename!r}")
+  return config
 
 
 def quiet_logging() -> None:

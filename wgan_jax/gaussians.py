@@ -7,11 +7,13 @@ learning_curves.png. ``experiments/gaussians.py`` is its command line.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import math
 import os
 import sys
+import threading
 import time
 
 import jax
@@ -29,6 +31,8 @@ from wgan_jax import train
 from wgan_jax.data import toy
 
 METHODS = ("gan", "wgan", "wgan-gp", "ebgan")
+# Relative training time of the methods (the README's table), to start the longest runs first.
+METHOD_COST = {"wgan-gp": 4, "wgan": 3, "gan": 1, "ebgan": 1}
 DATASETS = ("ring8", "grid25")
 # The WGAN-GP toy script trains on the mixtures divided by these (its "dataset /= 1.414").
 DATA_SCALE = {"ring8": math.sqrt(2), "grid25": 2 * math.sqrt(2)}
@@ -87,8 +91,17 @@ class GaussiansConfig:
   snapshots: tuple[float, ...] = _field((0.05, 0.2, 0.5, 1.0),
                                         "Fractions of training shown in figure_2.png.")
   chunk: int = _field(100, "Training steps per dispatch.")
+  jobs: int = _field(2, "(dataset, method) runs trained at once, each in a thread: one run's "
+                     "compilation and evaluation overlap another's training, and two small "
+                     "runs fill two cores that one cannot. Results do not depend on it.")
+  dtype: str = _field("float32", "Compute dtype of the networks' matmuls: float32 or bfloat16 "
+                      "(parameters stay float32).")
 
   def __post_init__(self):
+    if self.jobs < 1:
+      raise ValueError(f"--jobs must be at least 1, got {self.jobs}")
+    if self.dtype not in ("float32", "bfloat16"):
+      raise ValueError(f"--dtype must be float32 or bfloat16, got {self.dtype!r}")
     for name in ("seeds", "iters", "hidden", "depth", "noise_dim", "batch_size", "n_critic",
                  "gan_k", "ebgan_k", "eval_samples", "num_evals", "curve_samples", "chunk"):
       if getattr(self, name) < 1:
@@ -96,8 +109,10 @@ class GaussiansConfig:
     for name in ("wgan_lr", "clip", "gp_lr", "gan_lr", "ebgan_lr", "margin"):
       if not getattr(self, name) > 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
-    if not self.gp_weight >= 0:
-      raise ValueError(f"--gp_weight must be non-negative, got {self.gp_weight}")
+      if not math.isfinite(getattr(self, name)):
+        raise ValueError(f"--{name} must be finite, got {getattr(self, name)}")
+    if not self.gp_weight >= 0 or not math.isfinite(self.gp_weight):
+      raise ValueError(f"--gp_weight must be finite and non-negative, got {self.gp_weight}")
     for name in ("gp_b1", "gp_b2", "gan_b1", "ebgan_b1"):
       if not 0 <= getattr(self, name) < 1:
         raise ValueError(f"--{name} must lie in [0, 1), got {getattr(self, name)}")
@@ -137,8 +152,9 @@ def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,
     gen_opt = critic_opt = opt("adam", config.gan_lr, config.gan_b1)
   else:
     gen_opt = critic_opt = opt("adam", config.ebgan_lr, config.ebgan_b1)
+  dtype = jnp.dtype(config.dtype)
   critic = models.MLPAutoencoder(hidden[:-1] or hidden) if method == "ebgan" else models.MLP(
-      hidden, 1)
+      hidden, 1, dtype=dtype)
   n_critic = {"gan": config.gan_k, "ebgan": config.ebgan_k}.get(method, config.n_critic)
   official_schedule = config.official_schedule and method == "wgan"
   gen_schedule = critic_schedule = None
@@ -149,7 +165,7 @@ def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,
     gen_schedule = optax.linear_schedule(gen_opt.learning_rate, 0.0, config.iters)
     critic_schedule = optax.linear_schedule(critic_opt.learning_rate, 0.0, critic_updates)
   return steps_lib.GANSpec(
-      generator=models.MLP(hidden, 2),
+      generator=models.MLP(hidden, 2, dtype=dtype),
       critic=critic,
       generator_tx=optim.make_optimizer(gen_opt, gen_schedule),
       critic_tx=optim.make_optimizer(critic_opt, critic_schedule),
@@ -177,9 +193,48 @@ def _snapshot_steps(config: GaussiansConfig, eval_every: int) -> list[int]:
   return sorted({min(evals, key=lambda s: abs(s - f * config.iters)) for f in config.snapshots})
 
 
+def _later(pool: concurrent.futures.Executor | None, fn, *args) -> concurrent.futures.Future:
+  """fn(*args) on ``pool``, or now when there is none."""
+  if pool is not None:
+    return pool.submit(fn, *args)
+  future = concurrent.futures.Future()
+  future.set_result(fn(*args))
+  return future
+
+
+class _LineStream:
+  """stderr as a non-terminal: runs in parallel threads print whole progress lines instead of
+  rewriting one line in place over each other."""
+
+  def write(self, text: str) -> int:
+    return sys.stderr.write(text)
+
+  def flush(self) -> None:
+    sys.stderr.flush()
+
+  def isatty(self) -> bool:
+    return False
+
+
+def resolve_w1(result: dict) -> dict:
+  """``result`` with its exact-W1 futures replaced by their values."""
+  for row in result["per_seed"]:
+    row["w1"] = row["w1"].result()
+  result["w1_curve"] = np.asarray([f.result() for f in result["w1_curve"]])
+  return result
+
+
 def train_one(config: GaussiansConfig, dataset: toy.ToyDataset, method: str,
-              real_Nx2: np.ndarray, label: str) -> dict:
-  """Trains all seeds of one (dataset, method); returns samples, curves and metrics."""
+              real_Nx2: np.ndarray, label: str,
+              w1_pool: concurrent.futures.Executor | None = None,
+              stop: threading.Event | None = None) -> dict:
+  """Trains all seeds of one (dataset, method); returns samples, curves and metrics.
+
+  With ``w1_pool`` the exact W1 distances (POT's network simplex, which releases the GIL) are
+  computed there while training goes on, and the result holds futures until ``resolve_w1``;
+  its wall time then covers training, sampling and the mode metrics. Setting ``stop`` ends the
+  run at its next evaluation (a run in another thread cannot be interrupted otherwise).
+  """
   scale = DATA_SCALE[dataset.name] if config.scale_data else 1.0
   steps = steps_lib.make_steps(build_spec(config, method, dataset, scale))
   generate = jax.jit(steps_lib.over_seeds(steps.generate, out_axes=0), static_argnums=2)
@@ -189,34 +244,38 @@ def train_one(config: GaussiansConfig, dataset: toy.ToyDataset, method: str,
   snapshots, eval_steps, w1_curve = [], [], []
 
   def evaluate(state, step):
+    if stop is not None and stop.is_set():
+      raise RuntimeError(f"{label}: stopped because another run failed or was interrupted")
     n = max(config.curve_samples, 1000)
     samples_Nx2 = np.asarray(generate(state, seed_keys, n)[0]) * scale
     eval_steps.append(step)
-    w1_curve.append(_w1_or_nan(samples_Nx2[:config.curve_samples],
-                               real_Nx2[:config.curve_samples]))
+    w1_curve.append(_later(w1_pool, _w1_or_nan, samples_Nx2[:config.curve_samples],
+                           real_Nx2[:config.curve_samples]))
     if step in snapshot_steps:
       snapshots.append((step, samples_Nx2[:1000]))
 
   start = time.perf_counter()
   state, history = train.train_seeds(steps, list(range(config.seeds)), config.iters,
                                      eval_every=eval_every, chunk=config.chunk,
-                                     evaluate=evaluate, label=label)
+                                     evaluate=evaluate, label=label,
+                                     stream=sys.stderr if config.jobs == 1 else _LineStream())
   final_SxNx2 = np.asarray(generate(state, jax.random.split(jax.random.key(999), config.seeds),
                                     config.eval_samples)) * scale
   per_seed = []
   for samples_Nx2 in final_SxNx2:
     result = metrics_lib.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
-    result["w1"] = _w1_or_nan(samples_Nx2, real_Nx2)
+    result["w1"] = _later(w1_pool, _w1_or_nan, samples_Nx2, real_Nx2)
     per_seed.append(result)
-  return {
+  result = {
       "samples": final_SxNx2.astype(np.float32),
       "per_seed": per_seed,
       "snapshots": snapshots,
       "estimate_SxT": history["estimate"].T,
       "eval_steps": np.asarray(eval_steps),
-      "w1_curve": np.asarray(w1_curve),
+      "w1_curve": w1_curve,
       "wall_time_s": time.perf_counter() - start,
   }
+  return result if w1_pool is not None else resolve_w1(result)
 
 
 def summarize(method: str, result: dict) -> dict:
@@ -275,10 +334,26 @@ def run(config: GaussiansConfig, workdir: str) -> dict:
   real = {ds.name: np.asarray(ds.sample(jax.random.key(2017), config.eval_samples))
           for ds in datasets}
   jobs = [(ds, method) for ds in datasets for method in config.methods]
-  results: dict[str, dict[str, dict]] = {ds.name: {} for ds in datasets}
-  for i, (ds, method) in enumerate(jobs):
-    label = f"[{i + 1}/{len(jobs)}] {ds.name}/{method}"
-    results[ds.name][method] = train_one(config, ds, method, real[ds.name], label)
+  # Longest first, so that the runs in flight finish close together.
+  order = sorted(range(len(jobs)), key=lambda i: METHOD_COST[jobs[i][1]], reverse=True)
+  with concurrent.futures.ThreadPoolExecutor(1) as w1_pool, \
+       concurrent.futures.ThreadPoolExecutor(config.jobs) as job_pool:
+    futures, stop = {}, threading.Event()
+    for i in order:
+      ds, method = jobs[i]
+      label = f"[{i + 1}/{len(jobs)}] {ds.name}/{method}"
+      futures[i] = job_pool.submit(train_one, config, ds, method, real[ds.name], label, w1_pool,
+                                   stop)
+    results: dict[str, dict[str, dict]] = {ds.name: {} for ds in datasets}
+    try:
+      for i, (ds, method) in enumerate(jobs):
+        results[ds.name][method] = resolve_w1(futures[i].result())
+    except BaseException:
+      # Ctrl-C or a failed run: the runs in flight stop at their next evaluation, none starts.
+      stop.set()
+      job_pool.shutdown(wait=False, cancel_futures=True)
+      w1_pool.shutdown(wait=False, cancel_futures=True)
+      raise
 
   os.makedirs(workdir, exist_ok=True)
   summary = {"config": dataclasses.asdict(config), "results": {},

@@ -3,11 +3,16 @@
 Conventions: every module takes ``train`` (for BatchNorm, which keeps its running statistics in
 the ``batch_stats`` collection); critics return one score per sample, shape (B,); generators map
 noise (B, nz) to samples, images in NHWC with a final tanh.
+
+``dtype`` (the toy MLP, the DCGAN and MLP image models) is the compute dtype of their matmuls and
+convolutions, e.g. ``jnp.bfloat16`` on an accelerator; parameters, normalisation statistics and
+the outputs (scores, images) stay float32, so losses, optimisers and the gradient penalty do not
+change.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -19,14 +24,15 @@ class MLP(nn.Module):
 
   hidden: Sequence[int] = (512, 512, 512)
   out_dim: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x_BxD: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     del train  # no BatchNorm; the argument keeps one signature for every model
     h = x_BxD
     for width in self.hidden:
-      h = nn.relu(nn.Dense(width)(h))
-    out = nn.Dense(self.out_dim)(h)
+      h = nn.relu(nn.Dense(width, dtype=self.dtype)(h))
+    out = nn.Dense(self.out_dim, dtype=self.dtype)(h).astype(jnp.float32)
     return out[:, 0] if self.out_dim == 1 else out
 
 
@@ -108,7 +114,7 @@ def _norm(h: jnp.ndarray, norm: str, train: bool) -> jnp.ndarray:
 
 
 def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
-                  train: bool) -> jnp.ndarray:
+                  train: bool, dtype: Any = jnp.float32) -> jnp.ndarray:
   """n stride-2 4x4 convs with LeakyReLU 0.2, widths features * 2**k; no norm on the first.
 
   Called inside a compact method, so its layers belong to the caller and its params stay flat.
@@ -118,7 +124,7 @@ def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
     normed = k > 0 and norm != "none"
     # Padding 1 on each side is PyTorch's Conv2d(4, 2, 1): an even size halves exactly.
     h = nn.Conv(features * 2**k, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                use_bias=not normed, kernel_init=_dcgan_kernel_init)(h)
+                use_bias=not normed, kernel_init=_dcgan_kernel_init, dtype=dtype)(h)
     if normed:
       h = _norm(h, norm, train)
     h = nn.leaky_relu(h, 0.2)
@@ -126,7 +132,7 @@ def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
 
 
 def _dcgan_decode(code_BxD: jnp.ndarray, channels: int, start: int, widths: Sequence[int],
-                  batch_norm: bool, train: bool) -> jnp.ndarray:
+                  batch_norm: bool, train: bool, dtype: Any = jnp.float32) -> jnp.ndarray:
   """Dense to a start x start map, len(widths) stride-2 4x4 transposed convs; pre-activations out.
 
   widths[k] is the number of filters of the map after k doublings; the last transposed conv maps
@@ -135,23 +141,23 @@ def _dcgan_decode(code_BxD: jnp.ndarray, channels: int, start: int, widths: Sequ
   batch = code_BxD.shape[0]
   # A Dense to a start x start map is the reference's 4x4 ConvTranspose2d on a 1x1 input.
   h = nn.Dense(start * start * widths[0], use_bias=not batch_norm,
-               kernel_init=_dcgan_kernel_init)(code_BxD)
+               kernel_init=_dcgan_kernel_init, dtype=dtype)(code_BxD)
   h = h.reshape(batch, start, start, widths[0])
   for width in widths[1:]:
     h = _norm_relu(h, batch_norm, train)
-    h = _up(width, use_bias=not batch_norm)(h)
+    h = _up(width, use_bias=not batch_norm, dtype=dtype)(h)
   h = _norm_relu(h, batch_norm, train)
-  return _up(channels, use_bias=True)(h)
+  return _up(channels, use_bias=True, dtype=dtype)(h).astype(jnp.float32)
 
 
 def _norm_relu(h: jnp.ndarray, batch_norm: bool, train: bool) -> jnp.ndarray:
   return nn.relu(_batch_norm(train)(h) if batch_norm else h)
 
 
-def _up(width: int, use_bias: bool) -> nn.ConvTranspose:
+def _up(width: int, use_bias: bool, dtype: Any = jnp.float32) -> nn.ConvTranspose:
   # 'SAME' on a stride-2 4x4 transposed conv pads (2, 2): PyTorch's ConvTranspose2d(4, 2, 1).
   return nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=use_bias,
-                          kernel_init=_dcgan_kernel_init)
+                          kernel_init=_dcgan_kernel_init, dtype=dtype)
 
 
 class DCGANGenerator(nn.Module):
@@ -169,6 +175,7 @@ class DCGANGenerator(nn.Module):
   features: int = 64
   batch_norm: bool = True
   constant_features: bool = False
+  dtype: Any = jnp.float32  # of the matmuls and convolutions (see the module docstring)
 
   @nn.compact
   def __call__(self, z_BxN: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -179,7 +186,8 @@ class DCGANGenerator(nn.Module):
       widths = [self.features] * n
     else:
       widths = [self.features * 2**(n - 1 - k) for k in range(n)]
-    x_BxHxWxC = _dcgan_decode(z_BxN, self.channels, start, widths, self.batch_norm, train)
+    x_BxHxWxC = _dcgan_decode(z_BxN, self.channels, start, widths, self.batch_norm, train,
+                              self.dtype)
     return jnp.tanh(x_BxHxWxC)
 
 
@@ -194,6 +202,7 @@ class DCGANCritic(nn.Module):
   channels: int
   features: int = 64
   norm: str = "batch"
+  dtype: Any = jnp.float32  # of the matmuls and convolutions (see the module docstring)
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -201,11 +210,11 @@ class DCGANCritic(nn.Module):
       raise ValueError(f"unknown critic norm {self.norm!r}; expected one of {_CRITIC_NORMS}")
     start, n = dcgan_geometry(self.image_size)
     _check_image(x_BxHxWxC, self.image_size, self.channels)
-    h = _dcgan_encode(x_BxHxWxC, self.features, n, self.norm, train)
+    h = _dcgan_encode(x_BxHxWxC, self.features, n, self.norm, train, self.dtype)
     # A valid start x start conv is a dense layer over the last map: one unbounded score.
     scores_Bx1x1x1 = nn.Conv(1, (start, start), padding="VALID",
-                             kernel_init=_dcgan_kernel_init)(h)
-    return scores_Bx1x1x1.reshape(x_BxHxWxC.shape[0])
+                             kernel_init=_dcgan_kernel_init, dtype=self.dtype)(h)
+    return scores_Bx1x1x1.reshape(x_BxHxWxC.shape[0]).astype(jnp.float32)
 
 
 class MLPGenerator(nn.Module):
@@ -220,14 +229,16 @@ class MLPGenerator(nn.Module):
   channels: int
   hidden: int = 512
   layers: int = 4
+  dtype: Any = jnp.float32  # of the matmuls (see the module docstring)
 
   @nn.compact
   def __call__(self, z_BxN: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     del train
     h = z_BxN
     for _ in range(self.layers):
-      h = nn.relu(nn.Dense(self.hidden)(h))
-    x_BxHWC = nn.Dense(self.image_size * self.image_size * self.channels)(h)
+      h = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(h))
+    x_BxHWC = nn.Dense(self.image_size * self.image_size * self.channels,
+                       dtype=self.dtype)(h).astype(jnp.float32)
     return jnp.tanh(
         x_BxHWC.reshape(z_BxN.shape[0], self.image_size, self.image_size, self.channels))
 
@@ -237,14 +248,15 @@ class MLPCritic(nn.Module):
 
   hidden: int = 512
   layers: int = 4
+  dtype: Any = jnp.float32  # of the matmuls (see the module docstring)
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     del train
     h = x_BxHxWxC.reshape(x_BxHxWxC.shape[0], -1)
     for _ in range(self.layers):
-      h = nn.relu(nn.Dense(self.hidden)(h))
-    return nn.Dense(1)(h)[:, 0]
+      h = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(h))
+    return nn.Dense(1, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
 
 
 class DCGANAutoencoder(nn.Module):

@@ -396,3 +396,209 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
     if title:
       fig.suptitle(title, y=1 - 0.12 / height, va="top", fontsize=11)
     _save_atomically(fig, path)
+
+
+# Sample sheets in a labelled grid (Figures 6-8) ---------------------------------------------------
+
+def sheet_grid(path, sheets, row_labels, col_labels, captions=None, title: str | None = None
+               ) -> None:
+  """Sample sheets in a grid: rows (e.g. methods) by columns (e.g. generators), each labelled.
+
+  Args:
+    path: where to write the PNG.
+    sheets: rows of uint8 sheets (H x W grayscale or H x W x 3), as `writers.image_sheet` returns;
+      None leaves a cell empty.
+    row_labels, col_labels: one label per row and per column.
+    captions: optional rows of strings under each sheet (e.g. its iteration and numbers).
+    title: optional line above everything.
+  """
+  n_rows, n_cols = len(row_labels), len(col_labels)
+  if len(sheets) != n_rows or any(len(row) != n_cols for row in sheets):
+    raise ValueError(f"sheets must be {n_rows} rows of {n_cols}")
+  with _figure(figsize=(2.4 * n_cols + 0.5, 2.6 * n_rows + (0.4 if title else 0.1)),
+               layout="constrained") as fig:
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r in range(n_rows):
+      for c in range(n_cols):
+        ax, sheet = axes[r, c], sheets[r][c]
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if sheet is not None:
+          sheet = np.asarray(sheet)
+          ax.imshow(sheet, cmap="gray" if sheet.ndim == 2 else None, vmin=0, vmax=255,
+                    interpolation="nearest")
+        else:
+          ax.text(0.5, 0.5, "no samples", transform=ax.transAxes, ha="center", va="center")
+        if r == 0:
+          ax.set_title(col_labels[c], fontsize=10)
+        if c == 0:
+          ax.set_ylabel(row_labels[r], fontsize=11)
+        if captions is not None:
+          ax.set_xlabel(captions[r][c], fontsize=8)
+    if title:
+      fig.suptitle(title, fontsize=11)
+    _save_atomically(fig, path)
+
+
+# The EM estimate over the cosine of the critic's optimiser steps (Section 4.3) -------------------
+
+COSINE_COLOR = "tab:green"
+NEGATIVE_COLOR = "tab:red"
+EPISODE_COLOR = "tab:orange"
+
+
+def estimate_and_cosine(path, runs, title: str | None = None) -> None:
+  """For each run, two stacked panels: the estimate (raw and running median) over generator
+  iterations, and below it the cosine between each critic update and the descent direction, with
+  negative cosines in red; unstable episodes are shaded in both.
+
+  Args:
+    path: where to write the PNG.
+    runs: [{"name": str, "steps": (T,), "estimate": (T,), "estimate_name": str,
+      "cosine_steps": (U,) generator iteration of each critic update (fractional), "cosine": (U,),
+      "episodes": [(first_step, last_step), ...]}, ...], one column each.
+    title: optional line above everything.
+  """
+  if not runs:
+    raise ValueError("estimate_and_cosine needs at least one run")
+  with _figure(figsize=(3.6 * len(runs) + 0.4, 5.2 + (0.3 if title else 0.0)),
+               layout="constrained") as fig:
+    axes = fig.subplots(2, len(runs), squeeze=False, sharex="col",
+                        gridspec_kw={"height_ratios": (3, 2)})
+    for c, run in enumerate(runs):
+      top, bottom = axes[0, c], axes[1, c]
+      steps_T = np.asarray(run["steps"], np.float64)
+      estimate_T = np.asarray(run["estimate"], np.float64)
+      finite_T = np.isfinite(estimate_T)
+      if finite_T.any():
+        top.plot(steps_T[finite_T], estimate_T[finite_T], color=ESTIMATE_COLOR, linewidth=0.5,
+                 alpha=0.4)
+        top.plot(steps_T[finite_T],
+                 running_median(estimate_T[finite_T], _median_window(int(finite_T.sum()))),
+                 color=ESTIMATE_COLOR, linewidth=1.5)
+      top.set_title(run["name"], fontsize=10)
+      top.set_ylabel(run.get("estimate_name") or "estimate", fontsize=9)
+      cos_steps_U = np.asarray(run["cosine_steps"], np.float64)
+      cos_U = np.asarray(run["cosine"], np.float64)
+      negative_U = cos_U < 0
+      bottom.scatter(cos_steps_U[~negative_U], cos_U[~negative_U], s=1.5, color=COSINE_COLOR,
+                     linewidths=0)
+      bottom.scatter(cos_steps_U[negative_U], cos_U[negative_U], s=4, color=NEGATIVE_COLOR,
+                     linewidths=0, label=f"{int(negative_U.sum())} negative")
+      bottom.axhline(0.0, color="0.3", linewidth=0.8)
+      bottom.set_ylim(-1.05, 1.05)
+      bottom.set_ylabel("cos(step, -gradient)", fontsize=9)
+      bottom.set_xlabel("generator iterations")
+      bottom.legend(loc="lower right", fontsize=7, frameon=False, markerscale=3)
+      for first, last in run.get("episodes", ()):
+        for ax in (top, bottom):
+          ax.axvspan(first - 0.5, last + 0.5, color=EPISODE_COLOR, alpha=0.3, linewidth=0)
+      top.text(0.02, 0.96, f"{len(run.get('episodes', ()))} unstable episodes (shaded)",
+               transform=top.transAxes, ha="left", va="top", fontsize=7, color="0.2")
+    if title:
+      fig.suptitle(title, fontsize=11)
+    _save_atomically(fig, path)
+
+
+# The paper's Figure 1: parallel lines ------------------------------------------------------------
+
+JS_COLOR = "tab:red"
+GP_COLOR = "tab:green"
+
+
+def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G,
+                   em_fit: tuple[float, float], gp_estimate_G=None) -> None:
+  """The paper's Figure 1 with learned points: EM (left) and JS, TV, KL (right) against θ.
+
+  Left: the exact EM |θ| on the left axis; the clipped critic's estimate (points) and its
+  linear fit against |θ| on a twin right axis, since a clipped critic is K-Lipschitz for an
+  unknown K. Right: the exact JS (log 2 off θ = 0), TV (dashed) and the discriminator's JS
+  estimate (points); KL, infinite off θ = 0, is named in the legend.
+
+  Args:
+    path: where to write the PNG.
+    thetas_F: a fine grid of θ for the exact curves; exact: {"EM", "JS", "TV": (F,)} on it.
+    thetas_G, em_estimate_G, js_estimate_G: the learned estimates on the grid.
+    em_fit: (slope, intercept) of the critic's estimate against |θ|.
+    gp_estimate_G: optionally, a gradient-penalty critic's estimate, 1-Lipschitz and so drawn on
+      the exact EM's axis.
+  """
+  thetas_F = np.asarray(thetas_F, np.float64)
+  thetas_G = np.asarray(thetas_G, np.float64)
+  apart_F = thetas_F != 0
+  with _figure(figsize=(9.0, 3.4), layout="constrained") as fig:
+    left, right = fig.subplots(1, 2)
+    left.plot(thetas_F, np.asarray(exact["EM"]), color=W1_COLOR, linewidth=1.5,
+              label="exact EM = |θ|")
+    left.set_xlabel("θ")
+    left.set_ylabel("EM distance")
+    left.set_title("Earth-Mover distance", fontsize=10)
+    twin = left.twinx()
+    slope, intercept = em_fit
+    twin.plot(thetas_F, slope * np.abs(thetas_F) + intercept, color=ESTIMATE_COLOR,
+              linewidth=0.8, linestyle=":")
+    twin.plot(thetas_G, em_estimate_G, "o", color=ESTIMATE_COLOR, markersize=4)
+    twin.set_ylabel("critic's EM estimate", color=ESTIMATE_COLOR)
+    twin.tick_params(axis="y", colors=ESTIMATE_COLOR)
+    # One scale for both axes at θ = 0, so that the exact curve and the points start together.
+    twin.set_ylim(bottom=min(0.0, float(np.min(em_estimate_G))))
+    left.set_ylim(bottom=0.0)
+    handles = [
+        Line2D([], [], color=W1_COLOR, linewidth=1.5, label="exact EM = |θ|"),
+        Line2D([], [], color=ESTIMATE_COLOR, marker="o", markersize=4, linestyle=":",
+               linewidth=0.8, label="clipped critic (right axis), linear fit")]
+    if gp_estimate_G is not None:
+      left.plot(thetas_G, gp_estimate_G, "s", color=GP_COLOR, markersize=3.5, fillstyle="none")
+      handles.append(Line2D([], [], color=GP_COLOR, marker="s", markersize=3.5, fillstyle="none",
+                            linestyle="none", label="gradient-penalty critic"))
+    left.legend(handles=handles, loc="upper center", fontsize=7, frameon=False)
+
+    for side in (thetas_F < 0, thetas_F > 0):
+      right.plot(thetas_F[side], np.asarray(exact["JS"])[side], color=W1_COLOR, linewidth=1.5)
+      right.plot(thetas_F[side], np.asarray(exact["TV"])[side], color="0.5", linewidth=1.0,
+                 linestyle="--")
+    right.plot([0.0], [0.0], "o", color=W1_COLOR, markersize=4)  # every distance is 0 at θ = 0
+    right.plot(thetas_G, js_estimate_G, "o", color=JS_COLOR, markersize=4, fillstyle="none")
+    right.set_xlabel("θ")
+    right.set_title("Jensen-Shannon divergence", fontsize=10)
+    right.set_ylim(-0.05, 1.1)
+    right.legend(handles=[
+        Line2D([], [], color=W1_COLOR, linewidth=1.5, label="exact JS (log 2 off θ = 0)"),
+        Line2D([], [], color="0.5", linewidth=1.0, linestyle="--", label="exact TV"),
+        Line2D([], [], linestyle="none", label="exact KL = ∞ off θ = 0"),
+        Line2D([], [], color=JS_COLOR, marker="o", fillstyle="none", linestyle="none",
+               label="GAN discriminator's ½L + log 2")],
+        loc="center right", fontsize=7, frameon=False)
+    if not apart_F.all():
+      left.axvline(0.0, color="0.85", linewidth=0.8, zorder=0)
+    _save_atomically(fig, path)
+
+
+def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
+  """θ learned by a WGAN from θ = 1 (left); |∂ loss / ∂θ| at θ = 1 as the critic trains (right).
+
+  Args:
+    path: where to write the PNG.
+    steps_T, theta_T: θ at generator iterations steps_T.
+    checkpoints_C: critic (discriminator) steps after which each gradient was measured.
+    gradients: {name: (C,) gradient magnitudes}, drawn on a log-log scale.
+  """
+  with _figure(figsize=(9.0, 3.2), layout="constrained") as fig:
+    left, right = fig.subplots(1, 2)
+    left.plot(np.asarray(steps_T), np.asarray(theta_T), color=ESTIMATE_COLOR, linewidth=1.5)
+    left.axhline(0.0, color="0.5", linewidth=0.8, linestyle="--")
+    left.set_xlabel("generator iterations")
+    left.set_ylabel("θ")
+    left.set_title("WGAN learning θ from θ = 1", fontsize=10)
+    for name, gradient_C in gradients.items():
+      gradient_C = np.asarray(gradient_C, np.float64)
+      # A gradient of exactly 0 has no place on a log axis: drawn at the floor of float32.
+      right.plot(np.asarray(checkpoints_C), np.maximum(gradient_C, 1e-38), "o-", markersize=3,
+                 label=name)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("critic (discriminator) steps at θ = 1")
+    right.set_ylabel("|∂ generator loss / ∂θ|")
+    right.set_title("The generator's gradient on θ", fontsize=10)
+    right.legend(fontsize=7, frameon=False)
+    _save_atomically(fig, path)

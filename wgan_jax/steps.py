@@ -95,12 +95,50 @@ class GANSpec:
   # XLA on CPU runs convolutions about 9 times slower inside a loop than outside one
   # (benchmarks/cpu_conv_loops.py). The official schedule's extra critic iterations stay a loop.
   unroll: bool = False
+  # ``train_steps``' data holds one entry per step along axis 0 (host-fed images, see
+  # ``images.HostFeed``) instead of one dataset for every step.
+  data_per_step: bool = False
+  # Data parallelism (wgan_jax/parallel.py): a sharding of the batch axis, applied to every real
+  # and noise batch of a training step, so that XLA splits the step over the devices.
+  batch_sharding: Any = None
+  # Log cos(update, -gradient) of every critic update (Section 4.3: negative when the critic's
+  # optimiser steps against the descent direction). The critic's optimiser must record it: wrap
+  # the optimiser inside any clipping with ``with_update_cosine``.
+  log_update_cosine: bool = False
 
   def __post_init__(self):
     if self.n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+
+class UpdateCosineState(NamedTuple):
+  inner: Any
+  update_cosine: jax.Array  # of the last update
+
+
+def update_cosine(updates, grads) -> jax.Array:
+  """cos(updates, -grads): 1 for a gradient-descent step, negative for a step uphill; 0 if
+  either is zero."""
+  dot = -optax.tree.vdot(updates, grads)
+  norms = optax.tree.norm(updates) * optax.tree.norm(grads)
+  return jnp.where(norms > 0, dot / jnp.where(norms > 0, norms, 1.0), 0.0)
+
+
+def with_update_cosine(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+  """``tx`` that also keeps the cosine of its own update with the gradient in its state, for
+  ``GANSpec.log_update_cosine``. Put it inside the clipping (``optax.chain(with_update_cosine(
+  adam), clip_params(c))``) so that the cosine is the optimiser's step, before the projection."""
+
+  def init_fn(params):
+    return UpdateCosineState(tx.init(params), jnp.zeros(()))
+
+  def update_fn(grads, state, params=None):
+    updates, inner = tx.update(grads, state.inner, params)
+    return updates, UpdateCosineState(inner, update_cosine(updates, grads))
+
+  return optax.GradientTransformation(init_fn, update_fn)
 
 
 class GANState(NamedTuple):
@@ -151,6 +189,11 @@ def make_steps(spec: GANSpec) -> Steps:
   def noise(key, n):
     return jax.random.normal(key, (n, spec.noise_dim))
 
+  def shard_batch(x):
+    if spec.batch_sharding is None:
+      return x
+    return jax.lax.with_sharding_constraint(x, spec.batch_sharding)
+
   def run_generator(params, stats, z):
     fake, new_stats = spec.generator.apply({"params": params, **stats}, z, train=True,
                                            mutable=list(stats))
@@ -175,10 +218,10 @@ def make_steps(spec: GANSpec) -> Steps:
 
   def critic_step(state: GANState, key: jax.Array, data: Any = None) -> tuple[GANState, dict]:
     key_real, key_z, key_gp = jax.random.split(key, 3)
-    real = (spec.sample_real(key_real, batch) if data is None
-            else spec.sample_real(key_real, batch, data))
+    real = shard_batch(spec.sample_real(key_real, batch) if data is None
+                       else spec.sample_real(key_real, batch, data))
     fake, g_stats = run_generator(state.generator_params, state.generator_stats,
-                                  noise(key_z, batch))
+                                  shard_batch(noise(key_z, batch)))
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(c_params):
@@ -200,11 +243,17 @@ def make_steps(spec: GANSpec) -> Steps:
     c_params = optax.apply_updates(state.critic_params, updates)
     metrics.update(critic_grad_norm=optax.tree.norm(grads),
                    critic_param_norm=optax.tree.norm(c_params))
+    if spec.log_update_cosine:
+      cosine = optax.tree.get(c_opt, "update_cosine")
+      if cosine is None:
+        raise ValueError("log_update_cosine needs a critic optimiser wrapped in "
+                         "with_update_cosine")
+      metrics["update_cosine"] = cosine
     return state._replace(generator_stats=g_stats, critic_params=c_params, critic_stats=c_stats,
                           critic_opt_state=c_opt), metrics
 
   def generator_step(state: GANState, key: jax.Array) -> tuple[GANState, dict]:
-    z = noise(key, batch)
+    z = shard_batch(noise(key, batch))
 
     def loss_fn(g_params):
       fake, g_stats = run_generator(g_params, state.generator_stats, z)
@@ -226,7 +275,10 @@ def make_steps(spec: GANSpec) -> Steps:
     """len(keys) critic steps; the metrics of the last one, which the official code logs."""
     state, metrics = jax.lax.scan(lambda s, k: critic_step(s, k, data), state, keys,
                                   unroll=unroll)
-    return state, jax.tree.map(lambda m: m[-1], metrics)
+    last = jax.tree.map(lambda m: m[-1], metrics)
+    if spec.log_update_cosine:
+      last["update_cosine"] = metrics["update_cosine"]  # every iteration's
+    return state, last
 
   def train_step(state: GANState, key: jax.Array, data: Any = None) -> tuple[GANState, dict]:
     key = jax.random.fold_in(key, state.step)
@@ -237,17 +289,29 @@ def make_steps(spec: GANSpec) -> Steps:
     n_extra = spec.warmup_critic_iters - spec.n_critic
     if spec.official_schedule and n_extra > 0:
       extra_keys = jax.random.split(key_extra, n_extra)
-      run_extra = lambda s: critic_steps(s, extra_keys, data)
+      def run_extra(s):
+        s, extra = critic_steps(s, extra_keys, data)
+        if spec.log_update_cosine:  # the same shape as without the extra iterations
+          extra["update_cosine"] = jnp.concatenate(
+              [metrics["update_cosine"], extra["update_cosine"]])[-spec.n_critic:]
+        return s, extra
       skip = lambda s: (s, metrics)
       # A real branch (not a select) as long as the step is not batched: see ``over_seeds``.
       state, metrics = jax.lax.cond(n_iters > spec.n_critic, run_extra, skip, state)
     state, gen_metrics = generator_step(state, key_gen)
+    if spec.log_update_cosine:
+      # Scalars, as every logged metric: update_cosine_<i> of the step's last n_critic updates.
+      cosines = metrics.pop("update_cosine")
+      metrics.update({f"update_cosine_{i}": cosines[i] for i in range(spec.n_critic)})
     metrics = {**metrics, **gen_metrics, "critic_iters": n_iters}
     return state._replace(step=state.step + 1), metrics
 
   def train_steps(state: GANState, key: jax.Array, num_steps: int,
                   data: Any = None) -> tuple[GANState, dict]:
     """``num_steps`` training steps in one dispatch; metrics are stacked along axis 0."""
+    if spec.data_per_step:
+      return jax.lax.scan(lambda s, step_data: train_step(s, key, step_data), state, data,
+                          length=num_steps, unroll=spec.unroll)
     return jax.lax.scan(lambda s, _: train_step(s, key, data), state, None, length=num_steps,
                         unroll=spec.unroll)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, TextIO
 
@@ -18,7 +20,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 from PIL import Image
 
+from wgan_jax import checks
 from wgan_jax import files
+from wgan_jax import lock
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
@@ -61,15 +65,22 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
                 evaluate: Callable[[steps_lib.GANState, int], None] | None = None,
                 on_metrics: Callable[[int, dict[str, np.ndarray]], None] | None = None,
                 state: steps_lib.GANState | None = None, data: Any = None,
-                label: str = "train", stream: TextIO = sys.stderr
+                label: str = "train", stream: TextIO = sys.stderr,
+                should_stop: Callable[[], bool] | None = None,
                 ) -> tuple[steps_lib.GANState, dict[str, np.ndarray]]:
   """Trains one GAN per seed in lockstep (vmap) up to ``num_steps`` generator iterations.
 
   ``state`` resumes a run (from its ``state.step``); by default the seeds' initial states.
   ``evaluate(state, step)`` runs at the start, every ``eval_every`` steps and at the end;
   ``on_metrics(first_step, metrics)`` receives each dispatch's per-step metrics, each of shape
-  (steps, seeds). ``data`` is passed to the steps (see ``GANSpec``). Returns the final state and
-  the metrics of the steps run, each an array of shape (steps, seeds).
+  (steps, seeds). ``data`` is passed to the steps (see ``GANSpec``); a callable
+  ``data(step, n)`` (an ``images.HostFeed``) gives the data of steps step..step+n-1 for each
+  dispatch. ``should_stop()`` is asked after every dispatch; when it says so, the loop ends
+  early (a preemption notice). Returns the final state and the metrics of the steps run, each an
+  array of shape (steps, seeds).
+
+  The metrics of a dispatch reach ``on_metrics`` before ``evaluate`` sees the state they led to,
+  so a hook that raises on bad metrics (a NaN) keeps that state from being checkpointed.
   """
   if num_steps < 1 or eval_every < 1 or chunk < 1:
     raise ValueError("num_steps, eval_every and chunk must be positive")
@@ -94,14 +105,23 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
   if evaluate and step == 0:
     evaluate(state, 0)
   while step < num_steps:
-    state, metrics = run(state, train_keys, min(dispatch, num_steps - step), data)
+    count = min(dispatch, num_steps - step)
+    step_data = data(step, count) if callable(data) else data  # a HostFeed's pools
+    state, metrics = run(state, train_keys, count, step_data)
     # Reading the previous chunk's metrics only now lets the device run ahead of Python.
     if pending is not None:
       collect(*pending)
     pending = (metrics, step)
     step = int(state.step)
-    if evaluate and (step % eval_every == 0 or step == num_steps):
+    evaluating = evaluate and (step % eval_every == 0 or step == num_steps)
+    stopping = should_stop is not None and should_stop()
+    if evaluating or stopping:
+      collect(*pending)
+      pending = None
+    if evaluating:
       evaluate(state, step)
+    if stopping:
+      break
   if pending is not None:
     collect(*pending)
   progress.update(step, final=True)
@@ -123,8 +143,74 @@ def _describe(metrics: dict[str, np.ndarray]) -> str:
 
 # Image (and toy) runs from a config, with checkpoints, logs and samples ----------------------
 
-class ConfigError(ValueError):
-  """A config or workdir that cannot run; nothing has been written."""
+ConfigError = checks.ConfigError  # a config or workdir that cannot run; nothing written
+
+
+class NonFiniteError(RuntimeError):
+  """A loss, gradient norm or parameter became NaN or infinite; that state was not saved."""
+
+
+class Preempted(SystemExit):
+  """A stop signal (SIGTERM) ended a run early after checkpointing it; exits with status 0.
+
+  A SystemExit, so that any script that trains ends cleanly on a preemption notice (the message
+  is already on stderr); running the same command again resumes.
+  """
+
+  def __init__(self, message: str):
+    super().__init__(0)
+    self.message = message
+
+
+# A NaN or Inf in any of these stops a run. The parameter norms stand for the parameters: the norm
+# of a tree is finite exactly when every parameter is (or when one overflows float32 squared,
+# which is divergence too). EBGAN's estimate is NaN by design and is not checked.
+GUARDED_METRICS = ("critic_loss", "generator_loss", "gradient_penalty", "critic_grad_norm",
+                   "generator_grad_norm", "critic_param_norm", "generator_param_norm")
+STOP_SIGNALS = (signal.SIGTERM,)
+
+
+def first_non_finite(first_step: int, metrics: dict[str, np.ndarray]
+                     ) -> tuple[int, str, float] | None:
+  """(step, metric, value) of the first NaN or Inf among ``GUARDED_METRICS``, else None.
+
+  ``metrics`` are those ``train_seeds`` hands to ``on_metrics``: (steps, seeds) arrays for the
+  steps after ``first_step``.
+  """
+  guarded = [name for name in GUARDED_METRICS if name in metrics]
+  if not guarded:
+    return None
+  count = metrics[guarded[0]].shape[0]
+  for i in range(count):
+    for name in guarded:
+      values = np.asarray(metrics[name][i], dtype=np.float64).reshape(-1)
+      bad = ~np.isfinite(values)
+      if bad.any():
+        return first_step + i + 1, name, float(values[bad][0])
+  return None
+
+
+class _StopFlag:
+  """Turns SIGTERM into a flag that the loop reads between dispatches (main thread only)."""
+
+  def __init__(self, signals=STOP_SIGNALS):
+    self.signals, self.received, self._previous = signals, None, {}
+
+  def _handle(self, signum, frame) -> None:
+    del frame
+    self.received = signal.Signals(signum).name
+
+  def __call__(self) -> bool:
+    return self.received is not None
+
+  def __enter__(self) -> _StopFlag:
+    if threading.current_thread() is threading.main_thread():
+      self._previous = {s: signal.signal(s, self._handle) for s in self.signals}
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -132,9 +218,15 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   Resumes from the latest complete checkpoint in ``workdir/checkpoints``. Writes
   ``metrics.jsonl``, TensorBoard events, ``samples/step_<n>.png`` (a sheet from a fixed noise
-  batch), ``learning_curve.png`` and checkpoints (both networks, both optimiser states, BatchNorm
-  statistics and the step; the PRNG stream and the data order are functions of config.seed and
-  the step, so they need no saving). Returns the last step's metrics.
+  batch; ``.npy`` points for a 2-D toy distribution), ``learning_curve.png`` and checkpoints
+  (both networks, both optimiser states, BatchNorm statistics and the step; the PRNG stream and
+  the data order are functions of config.seed and the step, so they need no saving). Returns the
+  last step's metrics.
+
+  Raises ConfigError before writing anything for a config that cannot run (warnings for poor
+  ones go to stderr), lock.WorkdirBusy when another run holds ``workdir``, NonFiniteError when a
+  guarded metric turns NaN or Inf (the last good checkpoint stays the latest), and Preempted
+  after checkpointing when SIGTERM arrives.
   """
   from wgan_jax import experiment  # the config -> GANSpec mapping; heavy imports stay lazy
 
@@ -142,50 +234,89 @@ def train_and_evaluate(config, workdir: str) -> dict:
   try:
     if os.path.exists(workdir) and not os.path.isdir(workdir):
       raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
-    for name in ("num_steps", "checkpoint_every", "steps_per_dispatch", "keep_checkpoints"):
-      if config[name] < 1:
-        raise ValueError(f"--config.{name} must be at least 1, got {config[name]}")
+    warnings = checks.check_config(config)
     run = experiment.build(config)
     template = state_template(run, config.seed)
-  except ValueError as e:
+  except ValueError as e:  # ConfigError, DataError and the networks' own refusals
     raise ConfigError(str(e)) from None
-  os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-  _write_config(workdir, config)
-  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
-  state = checkpoints.restore_latest(template)
-  writer = writers.MetricWriter(workdir)
-  start_step = 0 if state is None else int(state.step)
-  writer.truncate_after(start_step)  # rows a killed run wrote after its last checkpoint
-  if state is not None:
-    print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
+  for warning in warnings:
+    print(f"warning: {warning}", file=sys.stderr)
+  os.makedirs(workdir, exist_ok=True)
+  with lock.WorkdirLock(workdir), _StopFlag() as stop:
+    return _train(config, workdir, run, template, stop)
 
-  fixed_noise_keys = jax.random.split(jax.random.key(config.seed + 1), 1)
-  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
-  clock = {"start": time.perf_counter(), "steps": 0}
 
-  def on_metrics(first_step, metrics):
-    elapsed = time.perf_counter() - clock["start"]
-    count = next(iter(metrics.values())).shape[0]
-    clock["steps"] += count
-    for i in range(count):
-      row = {name: float(value[i, 0]) for name, value in metrics.items()}
-      row.update(wall_time_s=elapsed, it_per_s=clock["steps"] / elapsed)
-      writer.write(first_step + i + 1, row)
+def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
+  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
+                            cleanup=True)
+  writer = None
+  label = os.path.basename(os.path.normpath(workdir)) or "train"
+  try:
+    try:
+      state = checkpoints.restore_latest(template)
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
+    # Written only now: a config that cannot resume this workdir must not replace its config.json.
+    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    _write_config(workdir, config)
+    writer = writers.MetricWriter(workdir)
+    start_step = 0 if state is None else int(state.step)
+    writer.truncate_after(start_step)  # rows a killed run wrote after its last checkpoint
+    if state is not None:
+      print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
 
-  def evaluate(state, step):
-    images = np.asarray(generate(state, fixed_noise_keys, 64)[0])
-    writers.save_image_sheet(os.path.join(workdir, "samples", f"step_{step}.png"), images)
-    writer.write_images(step, "samples", images)
-    if step > 0:
-      writer.flush()  # the log must reach the checkpoint's step before the checkpoint exists
+    fixed_noise_keys = jax.random.split(jax.random.key(config.seed + 1), 1)
+    generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
+    clock = {"start": time.perf_counter(), "steps": 0}
+    saved = {"step": start_step if state is not None else None}
+
+    def on_metrics(first_step, metrics):
+      elapsed = time.perf_counter() - clock["start"]
+      bad = first_non_finite(first_step, metrics)
+      count = next(iter(metrics.values())).shape[0] if bad is None else bad[0] - first_step
+      clock["steps"] += count
+      for i in range(count):  # the bad step's row is written too: the log shows what happened
+        row = {name: float(value[i, 0]) for name, value in metrics.items()}
+        row.update(wall_time_s=elapsed, it_per_s=clock["steps"] / elapsed)
+        writer.write(first_step + i + 1, row)
+      if bad is not None:
+        step, name, value = bad
+        kept = (f"the last good checkpoint, step {saved['step']}, is kept"
+                if saved["step"] is not None else "no checkpoint was saved before it")
+        raise NonFiniteError(f"step {step}: {name} is {value}; the run stopped without "
+                             f"saving that state and {kept}")
+
+    def evaluate(state, step):
+      samples = np.asarray(generate(state, fixed_noise_keys, 64)[0])
+      if samples.ndim == 2:  # points of a 2-D toy distribution, not images
+        files.save_npy(os.path.join(workdir, "samples", f"step_{step}.npy"), samples)
+      else:
+        writers.save_image_sheet(os.path.join(workdir, "samples", f"step_{step}.png"), samples)
+        writer.write_images(step, "samples", samples)
+      if step > 0:
+        writer.flush()  # the log must reach the checkpoint's step before the checkpoint exists
+        checkpoints.save(step, state)
+        saved["step"] = step
+
+    state, _ = train_seeds(run.steps, [config.seed], config.num_steps,
+                           eval_every=config.checkpoint_every, chunk=config.steps_per_dispatch,
+                           evaluate=evaluate, on_metrics=on_metrics, state=state, data=run.data,
+                           label=label, should_stop=stop)
+    step = int(state.step)
+    if step < config.num_steps and saved["step"] != step:
+      writer.flush()
       checkpoints.save(step, state)
-
-  state, _ = train_seeds(run.steps, [config.seed], config.num_steps,
-                         eval_every=config.checkpoint_every, chunk=config.steps_per_dispatch,
-                         evaluate=evaluate, on_metrics=on_metrics, state=state, data=run.data,
-                         label=os.path.basename(os.path.normpath(workdir)) or "train")
-  checkpoints.close()
-  writer.close()
+  finally:
+    checkpoints.close()
+    if writer is not None:
+      writer.close()
+    if callable(run.data):
+      run.data.close()  # a HostFeed's reader thread
+  if step < config.num_steps:
+    message = (f"{stop.received} at step {step} of {config.num_steps}: checkpoint saved in "
+               f"{workdir}; run the same command to resume")
+    print(message, file=sys.stderr)
+    raise Preempted(message)
   rows = writers.read_metrics(workdir)
   _write_learning_curve(workdir, rows, run.estimate_name)
   return rows[-1] if rows else {}
@@ -246,22 +377,53 @@ def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) ->
 
 
 class Checkpoints:
-  """orbax-checkpoint: complete checkpoints only (orbax writes to a temporary folder and renames
-  it when done), the latest ``keep`` kept."""
+  """orbax-checkpoint: complete checkpoints only, the latest ``keep`` kept.
 
-  def __init__(self, directory: str, keep: int, create: bool = True):
+  orbax writes a checkpoint into ``<step>.orbax-checkpoint-tmp-*`` and renames it to ``<step>``
+  when done, so a run killed mid-write leaves a temporary folder that is never listed as a step;
+  ``cleanup`` (for the run that owns the folder) removes such leftovers. Should the newest step
+  still fail to read (a file system without atomic renames), ``restore_latest`` falls back to the
+  one before, with a warning, and (with ``cleanup``) renames the unreadable one to
+  ``<step>.unreadable-<ns>``.
+  """
+
+  def __init__(self, directory: str, keep: int, create: bool = True, cleanup: bool = False):
     if not create and not os.path.isdir(directory):
       raise ValueError(f"no checkpoints in {directory!r}")
+    self.directory, self.owner = directory, cleanup
     self.manager = ocp.CheckpointManager(
         os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=create))
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=create,
+                                             cleanup_tmp_directories=cleanup))
 
   def restore_latest(self, template):
-    step = self.manager.latest_step()
-    if step is None:
-      return None
+    """The newest checkpoint that restores into ``template``'s structure; None when there are
+    none; ValueError when there are some but none restores (a config that changed the state's
+    structure, say), rather than silently starting again over them."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    steps, failures = sorted(self.manager.all_steps(), reverse=True), []
+    for step in steps:
+      try:
+        state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+      except Exception as e:  # orbax and tensorstore raise many kinds for unreadable files
+        failures.append(f"checkpoint {step}: "
+                        f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}")
+        continue
+      for failure in failures:
+        print(f"warning: {failure}; restored the older checkpoint {step}", file=sys.stderr)
+      if failures and self.owner:
+        # Renamed out of the way (kept for a post-mortem), so that the resumed run can save
+        # those steps again.
+        for bad in steps[:len(failures)]:
+          bad_path = os.path.join(self.directory, str(bad))
+          os.replace(bad_path, f"{bad_path}.unreadable-{time.time_ns()}")
+        self.manager.reload()
+      return state
+    if steps:
+      raise ValueError(f"none of the {len(steps)} checkpoints in {self.directory} can be "
+                       f"restored with this config ({failures[0]}); resume with the config "
+                       f"the run was started with (its config.json) or use another workdir")
+    return None
 
   def save(self, step: int, state) -> None:
     self.manager.save(step, args=ocp.args.StandardSave(state))

@@ -7,7 +7,12 @@ instead of BatchNorm, which would couple the samples of the per-sample gradient 
 for an accelerator; on a CPU set --config.unroll=True --config.steps_per_dispatch=1.
 """
 
-import mnist  # the shared fields and their comments live in mnist.py
+import os
+import sys
+
+# The launcher loads this file by path: mnist.py, beside it, is importable only from here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mnist  # noqa: E402  (the shared fields and their comments live in mnist.py)
 
 
 def get_config():

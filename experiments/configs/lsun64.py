@@ -6,12 +6,19 @@ r"""The paper's Sections 4.2-4.4 at full scale: 64x64 LSUN bedrooms, WGAN or GAN
     python experiments/train_images.py --config=experiments/configs/lsun64.py:gan-dcgan --workdir=runs/lsun_gan_dcgan
     (and gan-nobn, gan-mlp), adding --config.dataset=folder:/data/lsun_bedroom for a folder of JPEGs.
 
-The critic is always the DCGAN critic (BatchNorm), as in the paper. The data is held on the
-accelerator as uint8: data_limit images of 64x64x3 take 12 KiB each (300,000: 3.7 GB). Meant for
-an accelerator (steps scanned 10 per dispatch, not unrolled); on a CPU set --config.unroll=True.
+The critic is always the DCGAN critic (BatchNorm), as in the paper. The 3 million bedrooms are
+streamed from the host: each generator iteration draws its real batches from a pool of
+stream_pool images, every epoch visiting each image once (--config.stream_pool=0 holds the set on
+the accelerator instead, up to --config.data_limit images of 12 KiB). Meant for an accelerator
+(steps scanned 10 per dispatch, not unrolled); on a CPU set --config.unroll=True.
 """
 
-import mnist  # the shared fields and their comments live in mnist.py
+import os
+import sys
+
+# The launcher loads this file by path: mnist.py, beside it, is importable only from here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mnist  # noqa: E402  (the shared fields and their comments live in mnist.py)
 
 
 def get_config(variant: str = "wgan-dcgan"):
@@ -21,7 +28,7 @@ def get_config(variant: str = "wgan-dcgan"):
     raise ValueError(f"unknown variant {variant!r} of lsun64.py: use <wgan|gan>-<dcgan|nobn|mlp>")
   c = mnist.get_config()
   c.dataset, c.image_size, c.channels = "lsun/bedroom", 64, 3
-  c.data_limit = 300_000
+  c.stream_pool = c.batch_size * c.n_critic  # a fresh image for every real sample
   c.generator = generators[generator]
   c.method = method
   if method == "gan":

@@ -8,6 +8,7 @@ Any field can be overridden: --config.method=wgan-gp --config.critic_norm=layer
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
@@ -16,6 +17,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.dataset = "mnist_offline"  # a tfds name, folder:<path>, mnist_offline, or a toy name (ring8)
   c.data_dir = ""  # where tfds datasets are prepared ("" = the tfds default)
   c.data_limit = 0  # keep the first data_limit images (0 = all); the set is held in memory
+  # 0: the set is held on the device. n > 0: streamed from the host instead, each generator
+  # iteration drawing its real batches from a fresh pool of n images (for sets like LSUN).
+  c.stream_pool = 0
   c.image_size = 28
   c.channels = 1
   c.generator = "dcgan"  # dcgan | dcgan_nobn_constant | mlp
@@ -31,10 +35,13 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.gan_generator_loss = "nonsaturating"  # GAN: -log D, or minimax
   c.margin = 10.0  # EBGAN's m
   # Algorithm 1: RMSProp lr 5e-5 for both networks, the critic clipped to [-0.01, 0.01].
+  # clip is a typed reference, so that --config.<which>_optimizer.clip=0.1 can set it when None.
   c.generator_optimizer = ml_collections.ConfigDict(
-      dict(name="rmsprop", learning_rate=5e-5, b1=0.5, b2=0.999, clip=None), type_safe=False)
+      dict(name="rmsprop", learning_rate=5e-5, b1=0.5, b2=0.999,
+           clip=config_dict.placeholder(float)), type_safe=False)
   c.critic_optimizer = ml_collections.ConfigDict(
-      dict(name="rmsprop", learning_rate=5e-5, b1=0.5, b2=0.999, clip=0.01),
+      dict(name="rmsprop", learning_rate=5e-5, b1=0.5, b2=0.999,
+           clip=config_dict.FieldReference(0.01, field_type=float)),
       type_safe=False)
   c.num_steps = 5000  # generator iterations
   c.steps_per_dispatch = 1  # training steps scanned per Python dispatch
@@ -42,6 +49,12 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   # 9x slower inside a loop (benchmarks/cpu_conv_loops.py). On an accelerator set False and
   # steps_per_dispatch = 10 or more.
   c.unroll = True
+  # Compute dtype of the networks' matmuls and convolutions: float32 | bfloat16 (parameters stay
+  # float32). bfloat16 is for accelerators; XLA on CPU emulates it and runs slower.
+  c.dtype = "float32"
+  # Split each batch over every device (of every host after jax.distributed.initialize());
+  # batch_size must be a multiple of the device count. See wgan_jax/parallel.py.
+  c.data_parallel = False
   c.checkpoint_every = 250  # checkpoint and sample sheet every this many steps
   c.keep_checkpoints = 2
   c.seed = 0

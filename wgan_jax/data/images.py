@@ -281,7 +281,7 @@ def _load_folder(spec: str, size: int, channels: int, limit: int | None) -> np.n
   _warn_skipped(root, others, unreadable)
   if not pixels:
     raise DataError(f"folder {root} has no image that can be decoded "
-                    f"({len(unreadable)} unreadable JPEG/PNG files)")
+                    f"({len(unreadable)} unreadable JPEG/PNG files, e.g. {unreadable[0].name})")
   return np.stack(pixels)
 
 
@@ -628,3 +628,34 @@ def prefetch_batches(images, batch_size: int, seed: int, start_step: int = 0, *,
   """
   return BatchPrefetcher(images, batch_size, seed, start_step, buffer_size=buffer_size,
                          device=device)
+
+
+class HostFeed:
+  """Real images streamed from the host, for sets too big for the device: ``feed(step, n)``.
+
+  Generator iteration s draws its real batches from pool s, ``pool_size`` images that are batch s
+  of ``prefetch_batches(images, pool_size, seed)``: every epoch visits each image once, and the
+  pool a step sees depends on (seed, s) only, so a resumed run sees the data an uninterrupted one
+  would. ``feed(step, n)`` returns the pools of steps step..step+n-1 stacked, float32
+  (n, pool_size, H, W, C), for ``GANSpec(data_per_step=True)``; a background thread reads and
+  decodes the next pools while the device trains on these.
+  """
+
+  def __init__(self, images: ImageSet, pool_size: int, seed: int, buffer_size: int = 4,
+               device=None):
+    _check_order_args(len(images), pool_size, seed, 0)
+    self.images, self.pool_size, self.seed = images, pool_size, seed
+    self.buffer_size, self.device = buffer_size, device  # a device or a sharding
+    self._prefetcher: BatchPrefetcher | None = None
+
+  def __call__(self, step: int, n: int) -> jax.Array:
+    if self._prefetcher is None or self._prefetcher.step != step:
+      self.close()  # a first call, or a jump (a resume): restart the reader at ``step``
+      self._prefetcher = prefetch_batches(self.images, self.pool_size, self.seed, step,
+                                          buffer_size=self.buffer_size, device=self.device)
+    return jnp.stack([next(self._prefetcher) for _ in range(n)])
+
+  def close(self) -> None:
+    if self._prefetcher is not None:
+      self._prefetcher.close()
+      self._prefetcher = None

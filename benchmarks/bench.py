@@ -1,0 +1,411 @@
+r"""Training throughput: generator iterations per second, against the machine's limit and PyTorch.
+
+    make bench                                    # installs torch for the reference, then runs this
+    .venv/bin/python benchmarks/bench.py          # the same, without the PyTorch reference if absent
+    .venv/bin/python benchmarks/bench.py --models=toy --dtype=bfloat16
+
+One generator iteration is n_critic critic steps and one generator step. For each model (the toy:
+MLP generator and critic with 3 hidden layers of 512 ReLU units, batch 256, n_critic 5, on
+ring8; DCGAN 32x32 and 64x64 with 64 filters, batch 64, on random images), method (WGAN:
+RMSProp and clipping; WGAN-GP: Adam and the gradient penalty, LayerNorm critic) and mode:
+
+- step: one jitted training step per Python dispatch;
+- scan: K training steps scanned in one dispatch (``Steps.train_steps``);
+- vmap: S seeds at once (``steps.over_seeds``), K steps per dispatch; reported per seed (for the
+  images only with --image_modes=step,scan,vmap: very slow on CPU).
+
+Each mode is compiled ahead of time (the compile time is reported) and timed in windows of at
+least --min_time seconds; the rate is the median over --repeats windows. FLOPs per iteration come
+from XLA's cost analysis of one training step compiled with its critic iterations unrolled (XLA
+counts a loop's body once). Peak memory is XLA's buffer assignment of the timed executable:
+arguments + outputs + temporaries - aliased (donated) bytes. The limit is the FLOP/s of a float32
+matmul of --matmul_size squared matrices measured in the same run. The PyTorch eager reference
+(../shared/bench/ref_torch_toy.py, or --torch_ref) runs on the same toy configuration when a
+Python with torch is found (--torch_python; ``make bench`` puts one in .venv/torch).
+
+Writes results.md and results.json (a list of records, each with the run's context under
+"run") in --out_dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from wgan_jax import files
+from wgan_jax import models
+from wgan_jax import optim
+from wgan_jax import steps as steps_lib
+from wgan_jax.data import toy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = ("toy", "dcgan32", "dcgan64")
+METHODS = ("wgan", "wgan-gp")
+MODES = ("step", "scan", "vmap")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+DEFAULT_TORCH_REF = os.path.join(os.path.dirname(ROOT), "shared", "bench", "ref_torch_toy.py")
+
+
+class UsageError(ValueError):
+  """A bad command line: one line on stderr, exit status 2."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--models", default=",".join(MODELS), help="toy, dcgan32, dcgan64")
+  parser.add_argument("--methods", default=",".join(METHODS), help="wgan, wgan-gp")
+  parser.add_argument("--modes", default=",".join(MODES), help="step, scan, vmap (the toy)")
+  # vmap over seeds turns the DCGAN's convolutions into grouped ones, which XLA on CPU runs very
+  # slowly: one dcgan32 vmap measurement ran for over 10 minutes on 2 shared cores.
+  parser.add_argument("--image_modes", default="step,scan", help="step, scan, vmap (the images)")
+  parser.add_argument("--dtype", default="float32", help="compute dtype: float32 or bfloat16")
+  parser.add_argument("--min_time", type=float, default=0.5, help="seconds per timing window")
+  parser.add_argument("--repeats", type=int, default=5, help="timing windows (toy)")
+  parser.add_argument("--image_repeats", type=int, default=2, help="timing windows (images)")
+  parser.add_argument("--scan_steps", type=int, default=50, help="K for the toy")
+  parser.add_argument("--image_scan_steps", type=int, default=2, help="K for the images")
+  parser.add_argument("--seeds", type=int, default=4, help="S of the vmap mode (toy)")
+  parser.add_argument("--image_seeds", type=int, default=2, help="S of the vmap mode (images)")
+  parser.add_argument("--matmul_size", type=int, default=2048)
+  parser.add_argument("--toy_hidden", type=int, default=512, help="(smaller only for tests)")
+  parser.add_argument("--image_features", type=int, default=64, help="(smaller only for tests)")
+  parser.add_argument("--torch_python", default="",
+                      help="a Python with torch for the reference (default: this one if it has "
+                           "torch, else .venv/torch/bin/python if present)")
+  parser.add_argument("--torch_ref", default=DEFAULT_TORCH_REF)
+  parser.add_argument("--torch_iters", type=int, default=100)
+  parser.add_argument("--no_torch", action="store_true", help="skip the PyTorch reference")
+  parser.add_argument("--out_dir", default=os.path.join(ROOT, "benchmarks"))
+
+  def error(message):
+    raise UsageError(message)
+
+  parser.error = error
+  args = parser.parse_args(argv)
+  for name, known in (("models", MODELS), ("methods", METHODS), ("modes", MODES),
+                      ("image_modes", MODES)):
+    values = [v for v in getattr(args, name).split(",") if v]
+    unknown = [v for v in values if v not in known]
+    if not values or unknown:
+      raise UsageError(f"--{name}: unknown or empty {unknown or ''}; choose from "
+                       f"{', '.join(known)}")
+    setattr(args, name, values)
+  if args.dtype not in DTYPES:
+    raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
+  for name in ("repeats", "image_repeats", "scan_steps", "image_scan_steps", "seeds",
+               "image_seeds", "matmul_size", "toy_hidden", "image_features", "torch_iters"):
+    if getattr(args, name) < 1:
+      raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}")
+  if not args.min_time > 0:
+    raise UsageError(f"--min_time must be positive, got {args.min_time}")
+  return args
+
+
+# The configurations --------------------------------------------------------------------------
+
+def toy_spec(method: str, dtype, hidden: int = 512, unroll: bool = False) -> steps_lib.GANSpec:
+  """The official toy script's setup: 3 x 512 ReLU MLPs, batch 256, n_critic 5, ring8."""
+  gen_tx, critic_tx = optim.paper_optimizers(method)
+  return steps_lib.GANSpec(
+      generator=models.MLP((hidden,) * 3, 2, dtype=dtype),
+      critic=models.MLP((hidden,) * 3, 1, dtype=dtype),
+      generator_tx=gen_tx, critic_tx=critic_tx, objective=steps_lib.Objective(method),
+      sample_real=toy.get_dataset("ring8").sample, noise_dim=2, batch_size=256, n_critic=5,
+      unroll=unroll)
+
+
+def dcgan_spec(size: int, method: str, dtype, features: int = 64) -> steps_lib.GANSpec:
+  """DCGAN at size x size x 3, batch 64, n_critic 5; random images (the rate ignores content).
+
+  Unrolled, as the CPU configs run it (XLA on CPU runs convolutions slowly inside loops).
+  """
+  gen_tx, critic_tx = optim.paper_optimizers(method)
+  return steps_lib.GANSpec(
+      generator=models.DCGANGenerator(size, 3, nz=100, features=features, dtype=dtype),
+      critic=models.DCGANCritic(size, 3, features=features,
+                                norm="batch" if method == "wgan" else "layer", dtype=dtype),
+      generator_tx=gen_tx, critic_tx=critic_tx, objective=steps_lib.Objective(method),
+      sample_real=lambda key, n: jax.random.uniform(key, (n, size, size, 3), minval=-1.0),
+      noise_dim=100, batch_size=64, n_critic=5, unroll=True)
+
+
+# Measuring ----------------------------------------------------------------------------------
+
+def peak_memory_bytes(compiled) -> int | None:
+  """Arguments + outputs + temporaries - aliased bytes of a compiled executable."""
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except  (not every backend implements it)
+    return None
+  if m is None:
+    return None
+  return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+             - m.alias_size_in_bytes)
+
+
+def xla_flops(compiled) -> float | None:
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, list):  # older JAX: one dict per computation
+    analysis = analysis[0] if analysis else {}
+  flops = (analysis or {}).get("flops")
+  return float(flops) if flops and flops > 0 else None
+
+
+def timed_rate(call: Callable, state, iters_per_call: int, min_time: float,
+               repeats: int) -> tuple[list[float], object]:
+  """Iterations per second in ``repeats`` windows of at least ``min_time`` seconds each."""
+  rates = []
+  for _ in range(repeats):
+    jax.block_until_ready(state)
+    calls, start = 0, time.perf_counter()
+    while True:
+      state = call(state)
+      calls += 1
+      if calls % 4 == 0 or iters_per_call > 4:
+        jax.block_until_ready(state)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+          break
+    rates.append(calls * iters_per_call / elapsed)
+  return rates, state
+
+
+def matmul_flops_per_s(n: int, min_time: float, repeats: int) -> dict:
+  """The FLOP/s of an n x n float32 matmul: the machine's practical limit for these models."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  matmul = jax.jit(lambda x, y: x @ y).lower(a, b).compile()
+  jax.block_until_ready(matmul(a, b))
+  rates = []
+  for _ in range(repeats):
+    calls, start = 0, time.perf_counter()
+    while True:
+      jax.block_until_ready(matmul(a, b))
+      calls += 1
+      elapsed = time.perf_counter() - start
+      if elapsed >= min_time:
+        break
+    rates.append(2 * n**3 * calls / elapsed)
+  return {"model": "matmul", "method": f"{n}x{n} float32", "mode": "roofline",
+          "flops_per_s": statistics.median(rates), "flops_per_s_max": max(rates)}
+
+
+def bench_config(model: str, method: str, modes: list[str], args, device: str) -> list[dict]:
+  """Every requested mode of one (model, method)."""
+  dtype = DTYPES[args.dtype]
+  is_toy = model == "toy"
+  if is_toy:
+    spec = toy_spec(method, dtype, args.toy_hidden)
+    count_spec = toy_spec(method, dtype, args.toy_hidden, unroll=True)
+  else:
+    spec = count_spec = dcgan_spec(int(model[len("dcgan"):]), method, dtype, args.image_features)
+  scan_k = args.scan_steps if is_toy else args.image_scan_steps
+  vmap_k = args.scan_steps if is_toy else 1  # an unrolled image step is big enough to compile
+  seeds = args.seeds if is_toy else args.image_seeds
+  repeats = args.repeats if is_toy else args.image_repeats
+  fns = steps_lib.make_steps(spec)
+  key = jax.random.key(1)
+  state = fns.init(jax.random.key(0))
+
+  # FLOPs of one generator iteration, counted by XLA on the unrolled training step (for the
+  # images that is the step mode's executable itself: compiled once, timed from here).
+  count_fns = fns if count_spec is spec else steps_lib.make_steps(count_spec)
+  start = time.perf_counter()
+  count_compiled = jax.jit(count_fns.train_step).lower(state, key).compile()
+  count_compile_s = time.perf_counter() - start
+  flops = xla_flops(count_compiled)
+
+  records = []
+  for mode in modes:
+    if mode == "step":
+      jitted, args_, per_call, n_seeds = jax.jit(fns.train_step), (state, key), 1, 1
+    elif mode == "scan":
+      jitted = jax.jit(lambda s, k: fns.train_steps(s, k, scan_k))
+      args_, per_call, n_seeds = (state, key), scan_k, 1
+    else:
+      init_keys = jax.random.split(jax.random.key(0), seeds)
+      train_keys = jax.random.split(key, seeds)
+      states = steps_lib.init_over_seeds(fns.init, init_keys)
+      jitted = jax.jit(steps_lib.over_seeds(lambda s, k: fns.train_steps(s, k, vmap_k)))
+      args_, per_call, n_seeds = (states, train_keys), vmap_k, seeds
+    start = time.perf_counter()
+    if mode == "step" and count_spec is spec:
+      compiled, compile_s = count_compiled, count_compile_s
+    else:
+      compiled = jitted.lower(*args_).compile()
+      compile_s = time.perf_counter() - start
+    call = lambda s, c=compiled, k=args_[1]: c(s, k)[0]
+    jax.block_until_ready(call(args_[0]))  # the first run allocates; not timed
+    rates, _ = timed_rate(call, args_[0], per_call, args.min_time, repeats)
+    per_seed = statistics.median(rates)
+    records.append({
+        "model": model, "method": method, "mode": mode, "dtype": args.dtype,
+        "batch": spec.batch_size, "n_critic": spec.n_critic, "seeds": n_seeds,
+        "steps_per_dispatch": per_call,
+        "gen_iters_per_s": per_seed, "gen_iters_per_s_all_seeds": per_seed * n_seeds,
+        "rates": rates, "compile_s": compile_s,
+        "flops_per_iter": flops, "flops_source": "xla_cost_analysis",
+        "achieved_flops_per_s": None if flops is None else flops * per_seed * n_seeds,
+        "peak_mem_bytes": peak_memory_bytes(compiled), "device": device})
+    print(f"{model} {method} {mode}: {per_seed:.2f} it/s per seed "
+          f"(x{n_seeds} seeds, compile {compile_s:.1f}s)", file=sys.stderr, flush=True)
+  return records
+
+
+def find_torch_python(requested: str) -> str | None:
+  if requested:
+    return requested
+  try:
+    import torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    return sys.executable
+  except ImportError:
+    pass
+  candidate = os.path.join(ROOT, ".venv", "torch", "bin", "python")
+  return candidate if os.path.exists(candidate) else None
+
+
+def torch_reference(python: str, ref: str, method: str, iters: int, hidden: int,
+                    device: str) -> dict:
+  try:
+    result = subprocess.run([python, ref, "--loss", method, "--iters", str(iters),
+                             "--warmup", "10", "--hidden", str(hidden)],
+                            capture_output=True, text=True, timeout=600, check=False)
+  except subprocess.TimeoutExpired as e:
+    raise RuntimeError("the PyTorch reference took over 600 s") from e
+  match = re.search(r"gen_iters_per_s ([0-9.]+)", result.stdout)
+  if result.returncode != 0 or not match:
+    raise RuntimeError(f"the PyTorch reference failed: {result.stderr.strip()[-500:]}")
+  import_version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
+                                  capture_output=True, text=True, check=False).stdout.strip()
+  return {"model": "toy", "method": method, "mode": "torch_eager", "dtype": "float32",
+          "batch": 256, "n_critic": 5, "seeds": 1, "gen_iters_per_s": float(match.group(1)),
+          "device": device, "torch": import_version, "iters": iters}
+
+
+# Reporting ----------------------------------------------------------------------------------
+
+def _fmt(value, spec: str, missing: str = "n/a") -> str:
+  return missing if value is None else format(value, spec)
+
+
+def markdown(records: list[dict], meta: dict) -> str:
+  roofline = next((r for r in records if r["mode"] == "roofline"), None)
+  limit = roofline["flops_per_s"] if roofline else None
+  torch = {r["method"]: r["gen_iters_per_s"] for r in records if r["mode"] == "torch_eager"}
+  lines = [
+      "# Benchmarks",
+      "",
+      f"`{meta['command']}` on {meta['date']}: {meta['device']}, {meta['cpu_count']} CPU "
+      f"cores, jax {meta['jax']}, {meta['python']}. Load average (1 min) "
+      f"{meta['load_start']:.2f} at the start and {meta['load_end']:.2f} at the end; a load "
+      f"above the core count means other processes shared the machine and the rates are low.",
+      "",
+      "Generator iterations per second (n_critic critic steps + 1 generator step) after "
+      "compilation, median of the timing windows; vmap rows are per seed. FLOPs per iteration: "
+      "XLA's cost analysis of one unrolled training step. % of limit: FLOPs per iteration x "
+      "iterations per second (all seeds) / the FLOP/s of a float32 matmul measured in this run"
+      + (f" ({roofline['method']}: {limit / 1e9:.1f} GFLOP/s)." if limit else "."),
+      " Peak memory: XLA's buffer assignment of the timed executable (arguments + outputs + "
+      "temporaries - aliased).",
+      "",
+      "| model | method | mode | dtype | it/s | it/s all seeds | GFLOP/iter | GFLOP/s "
+      "| % of limit | peak MiB | compile s | x PyTorch |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ]
+  for r in records:
+    if r["mode"] == "roofline":
+      continue
+    if r["mode"] == "torch_eager":
+      lines.append(f"| {r['model']} | {r['method']} | PyTorch eager (torch {r['torch']}) | "
+                   f"float32 | {r['gen_iters_per_s']:.1f} | | | | | | | 1.00 |")
+      continue
+    achieved = r["achieved_flops_per_s"]
+    share = None if achieved is None or not limit else 100 * achieved / limit
+    ratio = (r["gen_iters_per_s_all_seeds"] / torch[r["method"]]
+             if r["model"] == "toy" and r["method"] in torch else None)
+    lines.append(
+        f"| {r['model']} | {r['method']} | {r['mode']}"
+        f"{'' if r['mode'] == 'step' else ' K=' + str(r['steps_per_dispatch'])}"
+        f"{' S=' + str(r['seeds']) if r['mode'] == 'vmap' else ''} | {r['dtype']} | "
+        f"{r['gen_iters_per_s']:.2f} | {r['gen_iters_per_s_all_seeds']:.2f} | "
+        f"{_fmt(None if r['flops_per_iter'] is None else r['flops_per_iter'] / 1e9, '.3f')} | "
+        f"{_fmt(None if achieved is None else achieved / 1e9, '.1f')} | {_fmt(share, '.0f')} | "
+        f"{_fmt(None if r['peak_mem_bytes'] is None else r['peak_mem_bytes'] / 2**20, '.1f')} | "
+        f"{r['compile_s']:.1f} | {_fmt(ratio, '.2f', '')} |")
+  lines += ["", "## Against the targets (toy, 2-core CPU)", ""]
+  lines += targets(records, limit, torch)
+  lines.append("")
+  return "\n".join(lines)
+
+
+def targets(records: list[dict], limit: float | None, torch: dict) -> list[str]:
+  out = ["| method | best JAX mode | it/s (all seeds) | x PyTorch (target 2.5) "
+         "| % of matmul limit (target 85) |", "| --- | --- | --- | --- | --- |"]
+  for method in METHODS:
+    rows = [r for r in records if r["model"] == "toy" and r["method"] == method
+            and r["mode"] in MODES]
+    if not rows:
+      continue
+    best = max(rows, key=lambda r: r["gen_iters_per_s_all_seeds"])
+    ratio = best["gen_iters_per_s_all_seeds"] / torch[method] if method in torch else None
+    share = (100 * best["achieved_flops_per_s"] / limit
+             if limit and best["achieved_flops_per_s"] else None)
+    out.append(f"| {method} | {best['mode']} | {best['gen_iters_per_s_all_seeds']:.1f} | "
+               f"{_fmt(ratio, '.2f', 'no reference')} | {_fmt(share, '.0f')} |")
+  return out
+
+
+def main(argv: list[str]) -> int:
+  try:
+    args = parse_args(argv)
+  except UsageError as e:
+    print(f"bench.py: {e}", file=sys.stderr)
+    return 2
+  device = f"{jax.devices()[0].device_kind} ({jax.devices()[0].platform})"
+  meta = {"command": " ".join(["benchmarks/bench.py"] + argv),
+          "date": datetime.datetime.now().isoformat(timespec="seconds"), "device": device,
+          "cpu_count": os.cpu_count(), "jax": jax.__version__,
+          "python": f"Python {platform.python_version()}", "load_start": os.getloadavg()[0]}
+  records = [matmul_flops_per_s(args.matmul_size, args.min_time, args.repeats)]
+  records[0]["device"] = device
+  print(f"matmul: {records[0]['flops_per_s'] / 1e9:.1f} GFLOP/s", file=sys.stderr, flush=True)
+  torch_python = None if args.no_torch else find_torch_python(args.torch_python)
+  for model in args.models:
+    for method in args.methods:
+      modes = args.modes if model == "toy" else args.image_modes
+      records += bench_config(model, method, modes, args, device)
+      if model == "toy" and torch_python:
+        try:
+          records.append(torch_reference(torch_python, args.torch_ref, method, args.torch_iters,
+                                         args.toy_hidden, device))
+          print(f"torch {method}: {records[-1]['gen_iters_per_s']:.1f} it/s", file=sys.stderr)
+        except RuntimeError as e:
+          print(f"{e}; no PyTorch row for {method}", file=sys.stderr)
+  if "toy" in args.models and not torch_python and not args.no_torch:
+    print("no Python with torch found: the PyTorch reference was skipped "
+          "(make bench installs one in .venv/torch)", file=sys.stderr)
+  meta["load_end"] = os.getloadavg()[0]
+  os.makedirs(args.out_dir, exist_ok=True)
+  # A flat list of records, each with the run's context, to compare across machines and commits.
+  files.save_text(os.path.join(args.out_dir, "results.json"),
+                  json.dumps([{**r, "run": meta} for r in records], indent=2) + "\n")
+  text = markdown(records, meta)
+  files.save_text(os.path.join(args.out_dir, "results.md"), text)
+  print(text)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv[1:]))

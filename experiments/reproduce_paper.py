@@ -1,0 +1,56 @@
+r"""The paper's claims, measured: every part, then report.md (issue 4).
+
+    make reproduce-paper     # every part in runs/paper (PAPER_WORKDIR), within an hour on 2 cores
+    make reproduce-lines     # Figure 1 alone
+    python experiments/reproduce_paper.py --workdir=runs/paper --parts=lines,meaningful_loss
+    python experiments/reproduce_paper.py --workdir=/tmp/paper_quick --quick   # a smoke test
+
+Parts (``wgan_jax/paper/``): gaussians (Figure 2, the gaussians reproduction), lines (Figure 1,
+parallel lines), meaningful_loss (the estimate against the exact W1 over training),
+architectures (Figures 6-8 on MNIST), adam (Adam against RMSProp). Each runs in
+``<workdir>/<part>/`` and writes its figures and result.json there; a part whose result.json
+exists is reused, not run again, so a killed run resumes (delete a part's folder to redo it).
+``<workdir>/report.md`` then holds every figure, every table and a verdict for each claim, with
+the date, the machine and each part's wall time. A part that fails or does not exist yet is
+named in the report, the others still run, and the command exits with status 1.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from wgan_jax import config_flags
+from wgan_jax.paper import report
+
+_WORKDIR = flags.DEFINE_string("workdir", "runs/paper", "Where the parts and report.md go.")
+_PARTS = flags.DEFINE_string("parts", ",".join(report.PARTS),
+                             f"Comma-separated parts to run, in this order: "
+                             f"{', '.join(report.PARTS)}.")
+_QUICK = flags.DEFINE_bool("quick", False, "A smoke test: every part at tiny settings; its "
+                           "verdicts mean nothing. Needs a workdir of its own.")
+
+
+def main(argv):
+  config_flags.quiet_logging()
+  if len(argv) > 1:
+    config_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  # Everything that can refuse the flags runs before anything is written.
+  try:
+    parts = report.parse_parts(_PARTS.value)
+    report.check_workdir(_WORKDIR.value, _QUICK.value)
+  except ValueError as e:
+    config_flags.fail(str(e))
+  command = " ".join(["python experiments/reproduce_paper.py", f"--workdir={_WORKDIR.value}",
+                      f"--parts={','.join(parts)}"] + (["--quick"] if _QUICK.value else []))
+  outcomes = report.run(_WORKDIR.value, parts, _QUICK.value, command)
+  print(f"wrote {os.path.join(_WORKDIR.value, 'report.md')}")
+  failed = [f"{o.name} ({o.error})" for o in outcomes if o.result is None]
+  if failed:
+    print(f"error: not run: {'; '.join(failed)}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=config_flags.parse_or_exit)

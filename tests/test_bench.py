@@ -1,0 +1,59 @@
+"""The bf16 option of the models, and the benchmark's refusal of bad flags (cheap checks only:
+the benchmark itself is `make bench`, not a test)."""
+
+import importlib.util
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wgan_jax import models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _bench_module():
+  spec = importlib.util.spec_from_file_location("bench", os.path.join(ROOT, "benchmarks",
+                                                                      "bench.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda d: models.MLP((8, 8), 1, dtype=d), (4, 2)),
+    (lambda d: models.DCGANCritic(8, 1, features=4, norm="batch", dtype=d), (4, 8, 8, 1)),
+    (lambda d: models.DCGANGenerator(8, 1, nz=3, features=4, dtype=d), (4, 3)),
+    (lambda d: models.MLPGenerator(8, 1, hidden=8, layers=2, dtype=d), (4, 3)),
+])
+def test_bfloat16_models_compute_in_bf16_with_float32_params_and_outputs(make, shape):
+  x = jax.random.normal(jax.random.key(0), shape)
+  module16, module32 = make(jnp.bfloat16), make(jnp.float32)
+  variables = jax.jit(module32.init)(jax.random.key(1), x)
+  # The same parameters serve both: bf16 changes the computation, not the parameters.
+  shapes16 = jax.eval_shape(module16.init, jax.random.key(1), x)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(shapes16))
+  apply = lambda m: jax.jit(lambda v: m.apply(v, x, train=True, mutable=["batch_stats"])[0])
+  out16, out32 = apply(module16)(variables), apply(module32)(variables)
+  assert out16.dtype == jnp.float32 and out16.shape == out32.shape
+  assert np.all(np.isfinite(out16))
+  # bf16 keeps about 3 significant digits: close to float32, but not equal to it.
+  scale = float(jnp.max(jnp.abs(out32))) + 1e-6
+  assert float(jnp.max(jnp.abs(out16 - out32))) <= 0.05 * scale
+  jaxpr = str(jax.make_jaxpr(lambda v: module16.apply(v, x, train=False))(variables))
+  assert "bf16" in jaxpr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--models=toy,resnet"], "--models"),
+    (["--dtype=float16"], "--dtype"),
+    (["--repeats=0"], "--repeats"),
+    (["--min_time=abc"], "--min_time"),
+])
+def test_bench_refuses_bad_flags_in_one_line(argv, words, capsys, tmp_path):
+  assert _bench_module().main(argv + [f"--out_dir={tmp_path}"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and words in err[0]
+  assert not os.listdir(tmp_path)

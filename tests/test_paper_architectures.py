@@ -1,0 +1,64 @@
+"""wgan_jax/paper/architectures.py: the six runs' configs, the verdict on hand-made numbers, and
+a quick run."""
+
+import math
+import os
+
+from wgan_jax.paper import PartResult
+from wgan_jax.paper import architectures as arch
+
+
+def test_configs_follow_the_papers_figures():
+  settings = arch.Settings(steps=100, features=8)
+  for generator in arch.GENERATORS:
+    wgan = arch.run_config(settings, "wgan", generator)
+    gan = arch.run_config(settings, "gan", generator)
+    for c in (wgan, gan):
+      assert (c.generator, c.critic, c.critic_norm) == (generator, "dcgan", "batch")
+      assert (c.num_steps, c.features, c.dataset) == (100, 8, "mnist_offline")
+      for opt in (c.generator_optimizer, c.critic_optimizer):
+        assert (opt.name, opt.learning_rate) == ("rmsprop", 5e-5)
+      assert c.generator_optimizer.clip is None
+    assert (wgan.method, wgan.n_critic, wgan.critic_optimizer.clip) == ("wgan", 5, 0.01)
+    assert (gan.method, gan.n_critic, gan.critic_optimizer.clip) == ("gan", 1, None)
+    assert gan.gan_generator_loss == "nonsaturating"
+
+
+def row(classes, top):
+  return {"classes_covered": classes, "mean_top_prob": top}
+
+
+def rows(**by_run):
+  good = row(10, 0.9)
+  return {name: by_run.get(name, good) for name in arch.RUN_NAMES}
+
+
+def test_produces_digits_thresholds():
+  assert arch.produces_digits(row(arch.MIN_CLASSES, arch.MIN_TOP_PROB))
+  assert not arch.produces_digits(row(arch.MIN_CLASSES - 1, 0.99))  # a collapse
+  assert not arch.produces_digits(row(10, arch.MIN_TOP_PROB - 0.01))  # a failure
+  assert not arch.produces_digits(row(0, math.nan))  # a diverged run
+
+
+def test_verdict_from_hand_made_numbers():
+  collapsed, blurry = row(1, 0.95), row(10, 0.3)
+  verdict, outcomes = arch.judge(rows(gan_mlp=collapsed, gan_dcgan_nobn_constant=blurry))
+  assert verdict == "holds"
+  assert [o["outcome"] for o in outcomes] == ["both", "WGAN only", "WGAN only"]
+  assert arch.judge(rows())[0] == "does not hold"  # GAN works with every generator
+  assert arch.judge(rows(wgan_mlp=collapsed))[0] == "does not hold"  # GAN only, for the MLP
+  # Both fail with the MLP generator, GAN alone with no BN: no contradiction, no full support.
+  assert arch.judge(rows(wgan_mlp=collapsed, gan_mlp=collapsed,
+                         gan_dcgan_nobn_constant=blurry))[0] == "unclear"
+
+
+def test_quick_run_writes_its_result(tmp_path):
+  result = arch.run(str(tmp_path), quick=True)
+  assert PartResult.from_json((tmp_path / "result.json").read_text()) == result
+  assert result.figures == [arch.FIGURE] and os.path.getsize(tmp_path / arch.FIGURE) > 1000
+  (claim,) = result.claims
+  assert claim.verdict in ("holds", "does not hold", "unclear")
+  for generator in arch.QUICK.generators:
+    for method in arch.METHODS:
+      assert f"| {method}_{generator} | {arch.QUICK.steps} |" in result.table_md
+  assert "| real digits" in result.table_md

@@ -1,0 +1,178 @@
+"""wgan_jax/paper/report.py and experiments/reproduce_paper.py, with fake parts (no training)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from wgan_jax.paper import Claim, PartResult
+from wgan_jax.paper import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "experiments", "reproduce_paper.py")
+
+FAKE_PART = textwrap.dedent('''
+    import os
+    from wgan_jax import files
+    from wgan_jax.paper import Claim, PartResult
+
+    def run(workdir, quick=False):
+      os.makedirs(workdir, exist_ok=True)
+      with open(os.path.join(workdir, "calls"), "a") as f:
+        f.write("quick\\n" if quick else "full\\n")
+      files.save_text(os.path.join(workdir, "{name}.png"), "not really a png")
+      result = PartResult(
+          title="{name} title", figures=["{name}.png"],
+          table_md="| x | {name} |\\n| --- | --- |\\n| 1 | 2 |\\n",
+          claims=[Claim("{name} claim", "{name} number = 0.95", "{verdict}")],
+          wall_time_s=1.5, how="{name} how")
+      files.save_text(os.path.join(workdir, "result.json"), result.to_json())
+      return result
+''')
+FAILING_PART = "def run(workdir, quick=False):\n  raise RuntimeError('boom\\nsecond line')\n"
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+  """Fake parts as modules on sys.path: alpha and beta work, gamma fails, delta is missing."""
+  package = tmp_path / "fake_parts"
+  package.mkdir()
+  (package / "alpha.py").write_text(FAKE_PART.format(name="alpha", verdict="holds"))
+  (package / "beta.py").write_text(FAKE_PART.format(name="beta", verdict="does not hold"))
+  (package / "gamma.py").write_text(FAILING_PART)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  for name in ("alpha", "beta", "gamma"):
+    sys.modules.pop(f"fake_parts.{name}", None)
+  return {"alpha": "fake_parts.alpha", "beta": "fake_parts.beta", "gamma": "fake_parts.gamma",
+          "delta": "fake_parts.delta"}
+
+
+def _calls(workdir, part):
+  return (workdir / part / "calls").read_text().split()
+
+
+def test_report_assembles_every_figure_table_and_verdict(tmp_path, registry):
+  workdir = tmp_path / "paper"
+  outcomes = report.run(str(workdir), ["alpha", "beta"], False, "make reproduce-paper",
+                        registry=registry)
+  assert [o.name for o in outcomes] == ["alpha", "beta"]
+  text = (workdir / "report.md").read_text()
+  for name, verdict in (("alpha", "holds"), ("beta", "does not hold")):
+    assert f"![{name}: {name}.png]({name}/{name}.png)" in text
+    assert f"| 1 | 2 |" in text and f"| x | {name} |" in text
+    assert f"| {name} | {name} claim | {name} number = 0.95 | **{verdict}** |" in text
+    assert f"## {name}: {name} title" in text and f"{name} how" in text
+    assert f"| {name} | 2 | run in this session" in text  # wall time 1.5 s, rounded
+  assert "make reproduce-paper" in text and f"{os.cpu_count()} CPU cores" in text
+  assert "jax " in text and "quick" not in text.lower()
+  assert json.loads((workdir / report.RUN_FILE).read_text()) == {"quick": False}
+
+
+def test_resume_reuses_results_and_runs_only_the_chosen_parts(tmp_path, registry):
+  workdir = tmp_path / "paper"
+  report.run(str(workdir), ["alpha"], False, "cmd", registry=registry)
+  assert not (workdir / "beta").exists()
+  report.run(str(workdir), ["beta", "alpha"], False, "cmd", registry=registry)
+  assert _calls(workdir, "alpha") == ["full"]  # reused, not run again
+  assert _calls(workdir, "beta") == ["full"]
+  text = (workdir / "report.md").read_text()
+  assert "| alpha | 2 | reused: result.json of an earlier run" in text
+  assert text.index("## beta") < text.index("## alpha")  # the order asked for
+
+
+def test_failing_and_missing_parts_are_reported_and_the_others_run(tmp_path, registry, capsys):
+  workdir = tmp_path / "paper"
+  outcomes = report.run(str(workdir), ["gamma", "delta", "alpha"], True, "cmd",
+                        registry=registry)
+  errors = {o.name: o.error for o in outcomes}
+  assert errors == {"gamma": "RuntimeError: boom", "alpha": None,
+                    "delta": "its module fake_parts.delta does not exist yet"}
+  assert _calls(workdir, "alpha") == ["quick"]
+  assert not (workdir / "gamma" / "result.json").exists()
+  text = (workdir / "report.md").read_text()
+  assert "Not run: its module fake_parts.delta does not exist yet." in text
+  assert "| gamma | not run | RuntimeError: boom | n/a |" in text
+  assert "mean nothing" in text  # the quick run says so
+  assert "Traceback" in capsys.readouterr().err  # a failing part shows where it failed
+
+
+def test_parse_parts():
+  assert report.parse_parts("") == list(report.PARTS)
+  assert report.parse_parts("lines, gaussians") == ["lines", "gaussians"]
+  with pytest.raises(ValueError, match="unknown part 'line'"):
+    report.parse_parts("line")
+  with pytest.raises(ValueError, match="twice"):
+    report.parse_parts("lines,lines")
+
+
+def test_claim_round_trip():
+  result = PartResult("t", ["a.png"], "| a |\n", [Claim("c", "n", "unclear")], 2.0, "h")
+  assert PartResult.from_json(result.to_json()) == result
+
+
+def _script(*args):
+  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+                        cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--parts=lines,bogus"], "--parts: unknown part 'bogus'"),
+    (["--quick=maybe"], "quick"),
+    (["extra"], "unexpected arguments: extra"),
+])
+def test_bad_flags_fail_in_one_line(tmp_path, args, message):
+  workdir = tmp_path / "paper"
+  result = _script(f"--workdir={workdir}", *args)
+  assert result.returncode == 2
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and message in lines[0], result.stderr
+  assert not workdir.exists()
+
+
+def test_quick_and_full_runs_do_not_share_a_workdir(tmp_path):
+  workdir = tmp_path / "paper"
+  workdir.mkdir()
+  (workdir / report.RUN_FILE).write_text(json.dumps({"quick": True}))
+  result = _script(f"--workdir={workdir}", "--parts=lines")
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      f"error: --workdir {str(workdir)!r} holds a quick (smoke test) run; use another workdir "
+      "or add --quick"]
+  assert sorted(os.listdir(workdir)) == [report.RUN_FILE]
+
+
+# The verdict rules of the parts, on numbers made up here (no training) -----------------------
+
+def test_gaussians_part_claims_from_mode_counts():
+  from wgan_jax.paper import gaussians_part
+
+  def row(modes):
+    return {"modes_min": min(modes), "per_seed": [{"modes": m} for m in modes]}
+
+  summary = {"results": {"ring8": {"gan": row([8, 7, 8]), "wgan": row([8, 8, 8])},
+                         "grid25": {"gan": row([25, 25, 25]), "wgan": row([22, 21, 25])}}}
+  claims = gaussians_part.claims(summary)
+  assert [(c.claim.split(":")[0], c.verdict) for c in claims] == [
+      ("ring8", "holds"), ("ring8", "holds"), ("grid25", "does not hold"),
+      ("grid25", "does not hold")]
+  assert claims[1].number == "GAN modes per seed: 8, 7, 8 of 8 (3 seeds)"
+
+
+def test_meaningful_loss_tracking_and_verdicts():
+  import numpy as np
+  from wgan_jax.paper import meaningful_loss
+
+  estimate_T = np.arange(40, 0, -1, dtype=float)  # iteration t has estimate 41 - t
+  # A centred median of a straight line is the line itself, the ends padded with their values.
+  t = meaningful_loss.tracking(estimate_T, [0, 10, 20, 30, 40], [9.0, 3.0, 2.0, np.nan, 1.0],
+                               window=5)
+  assert t["steps"] == [10, 20, 30, 40]  # step 0 has no estimate yet
+  assert t["estimate"] == [31.0, 21.0, 11.0, 1.0]
+  assert t["points"] == 3 and t["spearman"] == pytest.approx(1.0)  # the NaN point is left out
+  assert [meaningful_loss.verdict("wgan", r) for r in (0.9, 0.89, float("nan"))] == [
+      "holds", "does not hold", "unclear"]
+  assert [meaningful_loss.verdict("gan", r) for r in (0.3, 0.7, 0.95)] == [
+      "holds", "unclear", "does not hold"]

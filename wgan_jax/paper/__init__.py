@@ -1,0 +1,41 @@
+"""The paper's claims, each measured by a part that writes a figure, numbers and a verdict.
+
+Every part is a module with ``run(workdir: str, quick: bool = False) -> PartResult`` that writes
+its figures and a ``result.json`` (``PartResult.to_json``) in ``workdir``; ``quick`` shrinks it to
+a smoke test of seconds (for the tests), whose verdicts mean nothing; ``make reproduce-paper`` runs the parts
+and assembles their results into ``report.md``, reusing a part whose ``result.json`` exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Literal
+
+Verdict = Literal["holds", "does not hold", "unclear"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  claim: str  # the paper's claim, one line
+  number: str  # what was measured, one line, with its value
+  verdict: Verdict  # drawn from the number, not from the figure
+
+
+@dataclasses.dataclass(frozen=True)
+class PartResult:
+  title: str
+  figures: list[str]  # paths relative to the part's workdir
+  table_md: str  # the part's numbers as a Markdown table
+  claims: list[Claim]
+  wall_time_s: float
+  how: str = ""  # how the numbers were measured: samples, seeds, steps
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2)
+
+  @classmethod
+  def from_json(cls, text: str) -> "PartResult":
+    fields = json.loads(text)
+    fields["claims"] = [Claim(**c) for c in fields["claims"]]
+    return cls(**fields)

@@ -1,0 +1,90 @@
+"""Figure 2's claim as a part: WGAN does not collapse modes, GAN does.
+
+Runs the gaussians reproduction (``gaussians.run`` with ``GaussiansConfig``'s defaults, what
+``make reproduce-gaussians`` runs) in the part's workdir, or reuses its ``summary.json`` there when
+it was made with the same settings, and draws the verdicts from the mode counts of every seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+from wgan_jax import files
+from wgan_jax import gaussians
+from wgan_jax.data import toy
+from wgan_jax.paper import Claim, PartResult
+
+QUICK = gaussians.GaussiansConfig(iters=40, seeds=1, hidden=8, batch_size=64, num_evals=2,
+                                  eval_samples=300, curve_samples=200, chunk=10,
+                                  snapshots=(0.5, 1.0))
+
+
+def _same_settings(summary: dict, config: gaussians.GaussiansConfig) -> bool:
+  # Through JSON, so that tuples and lists compare equal.
+  return summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def claims(summary: dict) -> list[Claim]:
+  """Per dataset: WGAN keeps every mode in every seed; GAN drops one in at least one seed."""
+  out = []
+  for dataset, rows in summary["results"].items():
+    modes = len(toy.get_dataset(dataset).centers)
+    seeds = len(next(iter(rows.values()))["per_seed"])
+    if "wgan" in rows:
+      wgan = rows["wgan"]
+      per_seed = ", ".join(str(r["modes"]) for r in wgan["per_seed"])
+      out.append(Claim(
+          f"{dataset}: WGAN does not collapse: it covers every mode",
+          f"WGAN modes per seed: {per_seed} of {modes} ({seeds} seed{'s' if seeds != 1 else ''})",
+          "holds" if wgan["modes_min"] == modes else "does not hold"))
+    if "gan" in rows:
+      gan = rows["gan"]
+      per_seed = ", ".join(str(r["modes"]) for r in gan["per_seed"])
+      out.append(Claim(
+          f"{dataset}: GAN collapses: it drops modes",
+          f"GAN modes per seed: {per_seed} of {modes} ({seeds} seed{'s' if seeds != 1 else ''})",
+          "holds" if gan["modes_min"] < modes else "does not hold"))
+  return out
+
+
+def table(summary: dict) -> str:
+  rows = ["| dataset | method | modes (mean / min) | high quality % (mean / min) "
+          "| reverse KL (mean) | exact W1 |", "| --- | --- | --- | --- | --- | --- |"]
+  for dataset, methods in summary["results"].items():
+    for method, r in methods.items():
+      rows.append(f"| {dataset} | {method} | {r['modes_mean']:.2f} / {r['modes_min']} | "
+                  f"{r['high_quality_pct_mean']:.1f} / {r['high_quality_pct_min']:.1f} | "
+                  f"{r['reverse_kl_mean']:.4f} | {r['w1_mean']:.4f} |")
+  return "\n".join(rows) + "\n"
+
+
+def run(workdir: str, quick: bool = False) -> PartResult:
+  start = time.perf_counter()
+  config = QUICK if quick else gaussians.GaussiansConfig()
+  summary_path = os.path.join(workdir, "summary.json")
+  summary = None
+  if os.path.exists(summary_path):
+    with open(summary_path) as f:
+      summary = json.load(f)
+    if not _same_settings(summary, config):
+      summary = None
+  reused = summary is not None
+  if summary is None:
+    summary = gaussians.run(config, workdir)
+  result = PartResult(
+      title="Figure 2: mode collapse on Gaussian mixtures",
+      figures=["figure_2.png", "learning_curves.png"],
+      table_md=table(summary),
+      claims=claims(summary),
+      wall_time_s=summary["total_wall_time_s"] if reused else time.perf_counter() - start,
+      how=(f"The gaussians reproduction (make reproduce-gaussians): {config.seeds} seeds, "
+           f"{config.iters} generator iterations, {config.eval_samples} samples per seed; a mode "
+           f"is covered when it is the nearest centre of a sample within 3 std of it "
+           f"(VEEGAN/PacGAN protocol). Full table and settings in summary.md."
+           + (" Reused from the summary.json already in this folder." if reused else "")),
+  )
+  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  return result
