@@ -1,17 +1,20 @@
 """The paper's claims, each measured by a part that writes a figure, numbers and a verdict.
 
 Every part is a module with ``run(workdir: str, quick: bool = False) -> PartResult`` that writes
-its figures and a ``result.json`` (``PartResult.to_json``) in ``workdir``; ``quick`` shrinks it to
-a smoke test of seconds (for the tests), whose verdicts mean nothing; ``make reproduce-paper`` runs the parts
-and assembles their results into ``report.md``, reusing a part whose ``result.json`` exists.
+its figures and a ``result.json`` (``PartResult.save``) in ``workdir``; ``quick`` shrinks it to a
+smoke test of seconds (for the tests), whose verdicts mean nothing. ``make reproduce-paper`` runs
+the parts and assembles their results into ``report.md``, reusing a part whose ``result.json``
+exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Literal
 
+RESULT_FILE = "result.json"
 Verdict = Literal["holds", "does not hold", "unclear"]
 
 
@@ -33,6 +36,11 @@ class PartResult:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)
+
+  def save(self, workdir: str) -> None:
+    """Writes ``workdir/result.json`` atomically: a part counts as done once it exists."""
+    from wgan_jax import files
+    files.save_text(os.path.join(workdir, RESULT_FILE), self.to_json() + "\n")
 
   @classmethod
   def from_json(cls, text: str) -> "PartResult":

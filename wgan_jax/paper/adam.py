@@ -509,5 +509,5 @@ def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> 
              for dataset, results in (("ring8", ring), ("mnist", mnist))}
   summary["settings"] = dataclasses.asdict(settings)
   repro.write_json(os.path.join(workdir, "runs.json"), summary)
-  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  result.save(workdir)
   return result

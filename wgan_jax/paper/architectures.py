@@ -164,7 +164,6 @@ def _sheet(workdir: str, row: dict) -> np.ndarray | None:
 def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> PartResult:
   """Trains (or resumes) the six runs in ``workdir/<run>``, judges them and writes sheets.png and
   result.json; ``settings`` overrides the defaults (``quick`` uses QUICK)."""
-  from wgan_jax import files
   from wgan_jax import metrics
   from wgan_jax import mnist_reproduction as repro
   from wgan_jax import plots
@@ -242,5 +241,5 @@ def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> 
   repro.write_json(os.path.join(workdir, "runs.json"),
                    {"runs": list(rows.values()), "real": real_row, "outcomes": outcomes,
                     "settings": dataclasses.asdict(settings)})
-  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  result.save(workdir)
   return result

@@ -12,7 +12,6 @@ import json
 import os
 import time
 
-from wgan_jax import files
 from wgan_jax import gaussians
 from wgan_jax.data import toy
 from wgan_jax.paper import Claim, PartResult
@@ -86,5 +85,5 @@ def run(workdir: str, quick: bool = False) -> PartResult:
            f"(VEEGAN/PacGAN protocol). Full table and settings in summary.md."
            + (" Reused from the summary.json already in this folder." if reused else "")),
   )
-  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  result.save(workdir)
   return result

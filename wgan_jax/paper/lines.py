@@ -358,6 +358,6 @@ def run(workdir: str, quick: bool = False) -> PartResult:
            f"{', the official schedule' if config.official_schedule else ''}) for "
            f"{config.theta_iters} generator iterations."),
   )
-  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  result.save(workdir)
   return result
 

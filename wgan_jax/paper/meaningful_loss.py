@@ -133,5 +133,5 @@ def run(workdir: str, quick: bool = False) -> PartResult:
            f"networks see (a rescaling does not change a rank correlation). Step 0, before any "
            f"critic update, is left out."),
   )
-  files.save_text(os.path.join(workdir, "result.json"), result.to_json() + "\n")
+  result.save(workdir)
   return result

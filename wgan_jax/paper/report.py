@@ -20,7 +20,7 @@ import traceback
 from typing import TextIO
 
 from wgan_jax import files
-from wgan_jax.paper import PartResult
+from wgan_jax.paper import RESULT_FILE, PartResult
 
 # The parts in the order they run, each a module with run(workdir, quick) -> PartResult.
 PARTS: dict[str, str] = {
@@ -80,7 +80,7 @@ def run_part(name: str, module_name: str, workdir: str, quick: bool,
   """Runs one part in ``workdir/name`` unless its result.json exists; progress to ``stream``."""
   stream = stream or sys.stderr
   part_dir = os.path.join(workdir, name)
-  result_path = os.path.join(part_dir, "result.json")
+  result_path = os.path.join(part_dir, RESULT_FILE)
   if os.path.exists(result_path):
     with open(result_path) as f:
       result = PartResult.from_json(f.read())
@@ -96,7 +96,7 @@ def run_part(name: str, module_name: str, workdir: str, quick: bool,
     traceback.print_exc(file=stream)
     return Outcome(name, None, error=f"{type(e).__name__}: {e}".splitlines()[0])
   if not os.path.exists(result_path):  # the interface asks the part to write it; make sure
-    files.save_text(result_path, result.to_json() + "\n")
+    result.save(part_dir)
   return Outcome(name, result, result_date=_date_of(result_path))
 
 
