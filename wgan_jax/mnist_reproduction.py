@@ -3,7 +3,8 @@
 The runs compare, on the offline MNIST digits (``mnist_offline``):
 
   wgan_dcgan     WGAN, DCGAN generator and critic (BatchNorm), RMSProp 5e-5, clip 0.01;
-  wgan_gp_dcgan  WGAN-GP, DCGAN generator, critic with LayerNorm, Adam 1e-4 (0.5, 0.9), lambda 10;
+  wgan_gp_dcgan  WGAN-GP, DCGAN generator, critic with LayerNorm, Adam 1e-4 (0.5, 0.9), lambda 10
+                 (experiments/reproduce_mnist.py sets the rate, 4e-4 by default);
   wgan_mlp       WGAN, the 4x512 ReLU MLP generator against the DCGAN critic (Section 4.3);
   gan_mlp        GAN (-log D), the same MLP generator and DCGAN critic, Adam 2e-4 (0.5, 0.999),
                  one discriminator step per generator step (the DCGAN recipe).
