@@ -26,26 +26,27 @@ def _same_settings(summary: dict, config: gaussians.GaussiansConfig) -> bool:
   return summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+# (method, its name in a claim, the claim, whether the claim holds given (modes_min, modes)).
+_MODE_CLAIMS = (
+    ("wgan", "WGAN", "WGAN does not collapse: it covers every mode", lambda low, n: low == n),
+    ("gan", "GAN", "GAN collapses: it drops modes", lambda low, n: low < n),
+)
+
+
 def claims(summary: dict) -> list[Claim]:
   """Per dataset: WGAN keeps every mode in every seed; GAN drops one in at least one seed."""
   out = []
   for dataset, rows in summary["results"].items():
     modes = len(toy.get_dataset(dataset).centers)
     seeds = len(next(iter(rows.values()))["per_seed"])
-    if "wgan" in rows:
-      wgan = rows["wgan"]
-      per_seed = ", ".join(str(r["modes"]) for r in wgan["per_seed"])
+    for method, name, claim, holds in _MODE_CLAIMS:
+      if method not in rows:
+        continue
+      per_seed = ", ".join(str(r["modes"]) for r in rows[method]["per_seed"])
       out.append(Claim(
-          f"{dataset}: WGAN does not collapse: it covers every mode",
-          f"WGAN modes per seed: {per_seed} of {modes} ({seeds} seed{'s' if seeds != 1 else ''})",
-          "holds" if wgan["modes_min"] == modes else "does not hold"))
-    if "gan" in rows:
-      gan = rows["gan"]
-      per_seed = ", ".join(str(r["modes"]) for r in gan["per_seed"])
-      out.append(Claim(
-          f"{dataset}: GAN collapses: it drops modes",
-          f"GAN modes per seed: {per_seed} of {modes} ({seeds} seed{'s' if seeds != 1 else ''})",
-          "holds" if gan["modes_min"] < modes else "does not hold"))
+          f"{dataset}: {claim}",
+          f"{name} modes per seed: {per_seed} of {modes} ({seeds} seed{'s' if seeds != 1 else ''})",
+          "holds" if holds(rows[method]["modes_min"], modes) else "does not hold"))
   return out
 
 
