@@ -137,6 +137,22 @@ def test_episodes_are_blocks_of_points_outside_the_band():
   g = noisy()
   g[10:20] += 1.0
   assert adam.unstable_episodes(g) == [] and adam.unstable_episodes(g, skip=0) == [(10, 19)]
+  # Nor are the last EPISODE_SKIP, where the edge-padded median lags as much.
+  h = noisy()
+  h[-20:-10] += 1.0
+  assert adam.unstable_episodes(h) == [] and adam.unstable_episodes(h, skip=0) == [(580, 589)]
+
+
+def test_a_smooth_bend_is_not_an_episode():
+  # A noise-free curve that turns sharply: its band is nearly zero, so without the minimum jump
+  # the points around the kink would leave it.
+  t = np.arange(600.0)
+  bend = np.where(t < 300, 1.0 - t / 600, 0.5 + (t - 300) / 3000) + 1e-6 * np.sin(t)
+  assert adam.unstable_episodes(bend, min_jump=0.0) != []
+  assert adam.unstable_episodes(bend) == []
+  # A real jump on the same curve still counts.
+  bend[400:406] += 0.2
+  assert adam.unstable_episodes(bend) == [(400, 405)]
 
 
 def test_cosine_coincidence_counts_by_hand():

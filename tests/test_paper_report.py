@@ -176,3 +176,21 @@ def test_meaningful_loss_tracking_and_verdicts():
       "holds", "does not hold", "unclear"]
   assert [meaningful_loss.verdict("gan", r) for r in (0.3, 0.7, 0.95)] == [
       "holds", "unclear", "does not hold"]
+
+
+def test_gaussians_part_reuses_a_summary_with_the_same_settings():
+  import dataclasses
+  from wgan_jax import gaussians
+  from wgan_jax.paper import gaussians_part
+  config = gaussians.GaussiansConfig()
+  fields = dataclasses.asdict(config)
+  same = gaussians_part._same_settings
+  assert same({"config": fields}, config)
+  # Written before `jobs` and `dtype` existed, or with another `jobs`: the same results.
+  older = {k: v for k, v in fields.items() if k not in ("jobs", "dtype")}
+  assert same({"config": older}, config)
+  assert same({"config": {**fields, "jobs": 1}}, config)
+  # Anything that changes results does not match, nor does a summary without settings.
+  assert not same({"config": {**fields, "dtype": "bfloat16"}}, config)
+  assert not same({"config": {**fields, "iters": 10}}, config)
+  assert not same({}, config)

@@ -61,8 +61,13 @@ SHEETS = "mnist_sheets.png"
 # once in 16,000 iterations, so three such points close together are not noise.
 EPISODE_WINDOW = 101
 EPISODE_K = 4.0
-# The first half window is never part of an episode: there the critic climbs from its
-# initialisation, and the edge-padded running median lags behind that climb.
+# A nearly noise-free curve has a tiny band, and its smooth bends would leave it: a point also
+# has to be EPISODE_MIN_JUMP x the typical size (median absolute value) of the running median
+# away from it. Added after the shortened runs of 2026-11-23 flagged such bends, before the
+# full run.
+EPISODE_MIN_JUMP = 0.1
+# The first and last half windows are never part of an episode: at the start the critic climbs
+# from its initialisation, and at both ends the edge-padded running median lags the series.
 EPISODE_SKIP = EPISODE_WINDOW // 2
 EPISODE_GAP = 10
 EPISODE_MIN_POINTS = 3
@@ -110,12 +115,13 @@ QUICK = Settings(runs=("rmsprop", "adam_b1_0.9"), mnist_runs=("rmsprop",), toy_i
 
 def unstable_episodes(estimate_T, window: int = EPISODE_WINDOW, k: float = EPISODE_K,
                       gap: int = EPISODE_GAP, min_points: int = EPISODE_MIN_POINTS,
-                      skip: int = EPISODE_SKIP) -> list[tuple[int, int]]:
+                      skip: int = EPISODE_SKIP,
+                      min_jump: float = EPISODE_MIN_JUMP) -> list[tuple[int, int]]:
   """(first, last) indices into estimate_T of each unstable episode (see EPISODE_* above).
 
   Points outside the band that lie at most ``gap`` indices apart form one group; a group of at
   least ``min_points`` such points is an episode, spanning its first to its last point. The
-  first ``skip`` points are never outside (they still shape the median and the band).
+  first and last ``skip`` points are never outside (they still shape the median and the band).
   """
   from wgan_jax import plots
 
@@ -124,11 +130,14 @@ def unstable_episodes(estimate_T, window: int = EPISODE_WINDOW, k: float = EPISO
   outside_T = ~finite_T
   if finite_T.sum() >= 2:
     values_F = estimate_T[finite_T]
-    residual_F = values_F - plots.running_median(values_F, min(window, _odd(len(values_F))))
+    median_F = plots.running_median(values_F, min(window, _odd(len(values_F))))
+    residual_F = values_F - median_F
     sigma = 1.4826 * float(np.median(np.abs(residual_F)))
+    floor = min_jump * float(np.median(np.abs(median_F)))
     # A flat series has sigma 0: then only a real departure from the median counts.
-    outside_T[finite_T] = np.abs(residual_F) > max(k * sigma, 1e-12)
+    outside_T[finite_T] = np.abs(residual_F) > max(k * sigma, floor, 1e-12)
   outside_T[:skip] = False
+  outside_T[len(outside_T) - skip:] = False
   episodes, group = [], []
   for t in np.flatnonzero(outside_T):
     if group and t - group[-1] > gap:

@@ -21,9 +21,26 @@ QUICK = gaussians.GaussiansConfig(iters=40, seeds=1, hidden=8, batch_size=64, nu
                                   snapshots=(0.5, 1.0))
 
 
+# Fields that change how a run executes, not its results.
+_EXECUTION_ONLY = ("jobs",)
+
+
 def _same_settings(summary: dict, config: gaussians.GaussiansConfig) -> bool:
-  # Through JSON, so that tuples and lists compare equal.
-  return summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
+  """Whether ``summary`` was made with ``config``'s settings.
+
+  A field that a summary lacks was added to GaussiansConfig after it was written; its default
+  keeps the earlier behaviour, so it counts as the default.
+  """
+  def settings(fields: dict) -> dict:
+    # Through JSON, so that tuples and lists compare equal.
+    fields = json.loads(json.dumps(fields))
+    return {k: v for k, v in fields.items() if k not in _EXECUTION_ONLY}
+
+  if "config" not in summary:
+    return False
+  defaults = dataclasses.asdict(gaussians.GaussiansConfig())
+  return settings({**defaults, **summary["config"]}) == settings(
+      dataclasses.asdict(config))
 
 
 # (method, its name in a claim, the claim, whether the claim holds given (modes_min, modes)).
