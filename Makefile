@@ -20,7 +20,7 @@ $(INSTALLED): pyproject.toml
 
 # Two worker processes: most of the suite's time is XLA compilation, which uses one core.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 reproduce-gaussians: $(INSTALLED)
 	$(BIN)/python experiments/gaussians.py --workdir=$(WORKDIR)

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from wgan_jax import mnist_reproduction as repro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,12 +49,16 @@ def test_quick_run_writes_every_output(tmp_path):
   assert all(f"| {name} | 4 |" in table for name in repro.RUN_NAMES)
 
 
-def test_bad_flag_is_one_line_and_writes_nothing(tmp_path):
+@pytest.mark.parametrize("flag, message", [
+    ("--wgan_gp_dcgan_steps=0", "--wgan_gp_dcgan_steps must be at least 1, got 0"),
+    ("--runs=wgan_gp", "--runs must name some of wgan_dcgan, wgan_gp_dcgan, wgan_mlp, gan_mlp, "
+     "got wgan_gp"),
+])
+def test_bad_flag_is_one_line_and_writes_nothing(tmp_path, flag, message):
   workdir = tmp_path / "mnist"
-  result = _run(f"--workdir={workdir}", "--wgan_gp_dcgan_steps=0")
+  result = _run(f"--workdir={workdir}", flag)
   assert result.returncode == 2
-  assert result.stderr.strip().splitlines() == [
-      "error: --wgan_gp_dcgan_steps must be at least 1, got 0"]
+  assert result.stderr.strip().splitlines() == [f"error: {message}"]
   assert not workdir.exists()
 
 
@@ -61,3 +67,18 @@ def test_training_wall_time_sums_resumed_segments():
   rows = [{"wall_time_s": t} for t in (1.0, 2.0, 3.0, 0.5, 2.0)]
   assert repro.training_wall_time(rows) == 5.0
   assert repro.training_wall_time([]) == 0.0
+
+
+def test_one_bfloat16_run_that_diverges_stops_with_one_line(tmp_path):
+  # Adam's first step moves every weight by about the learning rate: 1e30 overflows at once.
+  workdir = tmp_path / "mnist"
+  result = _run(f"--workdir={workdir}", "--quick", "--runs=wgan_gp_dcgan", "--dtype=bfloat16",
+                "--wgan_gp_lr=1e30")
+  assert result.returncode == 1
+  errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+  assert len(errors) == 1 and errors[0].startswith("error: wgan_gp_dcgan: step 1: ")
+  assert "Traceback" not in result.stderr
+  # Only the chosen run, in the chosen dtype.
+  assert os.listdir(workdir) == ["wgan_gp_dcgan"]
+  config = json.loads((workdir / "wgan_gp_dcgan" / "config.json").read_text())
+  assert config["dtype"] == "bfloat16" and config["method"] == "wgan-gp"
