@@ -19,7 +19,9 @@ least --min_time seconds; the rate is the median over --repeats windows. FLOPs p
 from XLA's cost analysis of one training step compiled with its critic iterations unrolled (XLA
 counts a loop's body once). Peak memory is XLA's buffer assignment of the timed executable:
 arguments + outputs + temporaries - aliased (donated) bytes. The limit is the FLOP/s of a float32
-matmul of --matmul_size squared matrices measured in the same run. The PyTorch eager reference
+matmul of --matmul_size squared matrices measured in the same run; beside it, the rate of the
+toy's own largest matmul shape (batch x hidden by hidden x hidden), which bounds what the toy can
+reach on the machine. The PyTorch eager reference
 (../shared/bench/ref_torch_toy.py, or --torch_ref) runs on the same toy configuration when a
 Python with torch is found (--torch_python; ``make bench`` puts one in .venv/torch).
 
