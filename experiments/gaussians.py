@@ -20,9 +20,8 @@ config_flags.define_flags(gaussians.GaussiansConfig)
 
 
 def main(argv):
+  del argv  # parse_or_exit refuses positional arguments
   config_flags.quiet_logging()
-  if len(argv) > 1:
-    config_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
     config = config_flags.config_from_flags(gaussians.GaussiansConfig)
     gaussians.check_workdir(_WORKDIR.value)

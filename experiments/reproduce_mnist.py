@@ -141,8 +141,7 @@ def _check(configs: dict, num_samples: int, num_real: int) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # parse_or_exit refuses positional arguments
   workdir = _WORKDIR.value
   if _QUICK.value:
     steps = {name: QUICK["steps"] for name in repro.RUN_NAMES}

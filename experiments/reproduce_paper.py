@@ -33,9 +33,8 @@ _QUICK = flags.DEFINE_bool("quick", False, "A smoke test: every part at tiny set
 
 
 def main(argv):
+  del argv  # parse_or_exit refuses positional arguments
   config_flags.quiet_logging()
-  if len(argv) > 1:
-    config_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   # Everything that can refuse the flags runs before anything is written.
   try:
     parts = report.parse_parts(_PARTS.value)

@@ -25,9 +25,8 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
+  del argv  # parse_or_exit refuses positional arguments
   wgan_flags.quiet_logging()
-  if len(argv) > 1:
-    wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if _NUM.value < 1:
     wgan_flags.fail(f"--num must be at least 1, got {_NUM.value}")
   out = _OUT.value or os.path.join(_WORKDIR.value, "generated")

@@ -24,9 +24,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
+  del argv  # parse_or_exit refuses positional arguments
   wgan_flags.quiet_logging()
-  if len(argv) > 1:
-    wgan_flags.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
     train.train_and_evaluate(wgan_flags.config_or_exit(_CONFIG), _WORKDIR.value)
   except (train.ConfigError, lock.WorkdirBusy) as e:

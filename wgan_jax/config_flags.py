@@ -24,13 +24,14 @@ def fail(message: str) -> NoReturn:
 
 
 def parse_or_exit(argv: list[str]) -> list[str]:
-  """absl's flag parser, except that a malformed or unknown flag exits with status 2.
+  """absl's flag parser, except that a malformed or unknown flag, or a positional argument
+  (no launcher takes one), exits with status 2.
 
   A config file that raises (ml_collections puts its traceback in the message) is reported by
   its last line; an override of a field the config lacks (``--config.no_such=1``) by its name.
   """
   try:
-    return FLAGS(argv)
+    rest = FLAGS(argv)
   except flags.Error as e:
     lines = [line for line in str(e).splitlines() if line.strip()]
     fail(lines[0] if len(lines) < 2 else f"{lines[0]} {lines[-1].strip()}")
@@ -38,6 +39,9 @@ def parse_or_exit(argv: list[str]) -> list[str]:
     field = str(e).strip("\"'")
     given = [a.split("=")[0] for a in argv[1:] if a.split("=")[0].endswith(f".{field}")]
     fail(f"{given[0] if given else field}: the config has no field {field!r}")
+  if len(rest) > 1:
+    fail(f"unexpected arguments: {' '.join(rest[1:])}")
+  return rest
 
 
 def config_or_exit(flag) -> typing.Any:
