@@ -9,10 +9,10 @@ summary.md, figure_2.png and learning_curves.png.
 """
 
 
-from absl import app
 from absl import flags
 
 from wgan_jax import config_flags
+from wgan_jax import files
 from wgan_jax import gaussians
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/gaussians", "Where the results are written.")
@@ -24,11 +24,11 @@ def main(argv):
   config_flags.quiet_logging()
   try:
     config = config_flags.config_from_flags(gaussians.GaussiansConfig)
-    gaussians.check_workdir(_WORKDIR.value)
+    files.check_workdir(_WORKDIR.value)
   except ValueError as e:
     config_flags.fail(str(e))
   gaussians.run(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=config_flags.parse_or_exit)
+  config_flags.run(main)

@@ -40,7 +40,6 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 from PIL import Image
@@ -126,22 +125,24 @@ def run_configs(steps: dict, features: int, batch_size: int, official_schedule: 
 
 def _check(configs: dict, num_samples: int, num_real: int) -> None:
   """Refuses what train_and_evaluate would refuse, for every run before the first one starts."""
+  from wgan_jax import checks
   from wgan_jax import experiment
   from wgan_jax import train
 
-  if num_samples < 2:
-    raise ValueError(f"--num_samples must be at least 2, got {num_samples}")
+  checks.check_count("--num_samples", num_samples, 2, 4 * 28 * 28, "the generated digits")
+  checks.check_seed("--seed", next(iter(configs.values())).seed)
   if not 2 <= num_real <= 5000:
     raise ValueError(f"--num_real must be between 2 and 5000 (the offline set), got {num_real}")
   for config in configs.values():
-    if config.features < 1 or config.batch_size < 1:
-      raise ValueError(f"--features and --batch_size must be at least 1, got "
-                       f"{config.features} and {config.batch_size}")
+    checks.check_count("--features", config.features)
+    checks.check_count("--batch_size", config.batch_size)
+    checks.check_config(config)
     train.state_template(experiment.build(config, with_data=False), config.seed)
 
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
+  wgan_flags.quiet_logging()
   workdir = _WORKDIR.value
   if _QUICK.value:
     steps = {name: QUICK["steps"] for name in repro.RUN_NAMES}
@@ -154,16 +155,16 @@ def main(argv):
     num_samples, num_real = _NUM_SAMPLES.value, _NUM_REAL.value
   overrides["dtype"] = _DTYPE.value
   # Everything that can refuse the flags runs before anything is written.
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    wgan_flags.fail(f"--workdir {workdir!r} exists and is not a directory")
+  from wgan_jax import files
+
   try:
+    files.check_workdir(workdir)
     configs = run_configs(steps, features, batch_size, _OFFICIAL.value, _SEED.value,
                           _WGAN_GP_LR.value, _RUNS.value, **overrides)
     _check(configs, num_samples, num_real)
   except ValueError as e:
     wgan_flags.fail(str(e))
 
-  from wgan_jax import files
   from wgan_jax import lock
   from wgan_jax import metrics
   from wgan_jax import train
@@ -174,7 +175,7 @@ def main(argv):
       train.train_and_evaluate(config, os.path.join(workdir, name))
     except (train.ConfigError, lock.WorkdirBusy) as e:
       wgan_flags.fail(f"{name}: {e}")
-    except train.NonFiniteError as e:
+    except train.RunStopped as e:
       print(f"error: {name}: {e}", file=sys.stderr)
       sys.exit(1)
   training_s = time.perf_counter() - start
@@ -235,4 +236,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=wgan_flags.parse_or_exit)
+  wgan_flags.run(main)

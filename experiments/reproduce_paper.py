@@ -18,7 +18,6 @@ named in the report, the others still run, and the command exits with status 1.
 import os
 import sys
 
-from absl import app
 from absl import flags
 
 from wgan_jax import config_flags
@@ -38,7 +37,7 @@ def main(argv):
   # Everything that can refuse the flags runs before anything is written.
   try:
     parts = report.parse_parts(_PARTS.value)
-    report.check_workdir(_WORKDIR.value, _QUICK.value)
+    report.check_workdir(_WORKDIR.value, _QUICK.value, parts)
   except ValueError as e:
     config_flags.fail(str(e))
   command = " ".join(["python experiments/reproduce_paper.py", f"--workdir={_WORKDIR.value}",
@@ -52,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=config_flags.parse_or_exit)
+  config_flags.run(main)

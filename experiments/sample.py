@@ -8,7 +8,6 @@ PNG sheets of 64 samples (8x8), or one .npy array (N, H, W, C) float32 in [-1, 1
 
 import os
 
-from absl import app
 from absl import flags
 
 from wgan_jax import config_flags as wgan_flags
@@ -27,12 +26,9 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
   wgan_flags.quiet_logging()
-  if _NUM.value < 1:
-    wgan_flags.fail(f"--num must be at least 1, got {_NUM.value}")
   out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
-  if os.path.exists(out) and not os.path.isdir(out):
-    wgan_flags.fail(f"--out {out!r} exists and is not a directory")
   try:
+    files.check_workdir(out, "--out")
     samples, step = train.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
     wgan_flags.fail(str(e))
@@ -48,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=wgan_flags.parse_or_exit)
+  wgan_flags.run(main)

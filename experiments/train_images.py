@@ -3,14 +3,13 @@ r"""Trains a GAN from a config file: a thin launcher of wgan_jax.train.train_and
     python experiments/train_images.py --config=experiments/configs/mnist.py --workdir=runs/mnist
 
 Running the same command on the same workdir resumes from its latest checkpoint, after a crash,
-a SIGKILL or a SIGTERM (which checkpoints and exits 0). Exit status: 0 done or preempted, 1 a
-NaN or Inf in training (the last good checkpoint is kept), 2 bad input (the config, the data, a
-workdir in use) with nothing written.
+a SIGKILL or a SIGTERM or Ctrl-C (which checkpoint and exit 0). Exit status: 0 done or
+preempted, 1 a NaN or Inf in training or a failed write (the last complete checkpoint is kept),
+2 bad input (the config, the data, the workdir or what it holds) with nothing written.
 """
 
 import sys
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
@@ -30,7 +29,7 @@ def main(argv):
     train.train_and_evaluate(wgan_flags.config_or_exit(_CONFIG), _WORKDIR.value)
   except (train.ConfigError, lock.WorkdirBusy) as e:
     wgan_flags.fail(str(e))
-  except train.NonFiniteError as e:
+  except train.RunStopped as e:  # a NaN, a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   except train.Preempted:
@@ -38,4 +37,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=wgan_flags.parse_or_exit)
+  wgan_flags.run(main)

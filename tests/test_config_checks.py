@@ -3,7 +3,9 @@ and leaves the workdir as it was; legal but poor combinations give a one-line wa
 
 experiments/train_images.py runs in this process (its main, after its own flag parser); the
 cases of experiments/gaussians.py and experiments/sample.py, whose flags clash with it, run
-through both launchers' mains in one subprocess each.
+through both launchers' mains in one subprocess each. What every launcher must refuse (unusable
+workdirs, config files that do not load, numbers too large, unparsable files of an earlier run)
+runs through each of the five in a subprocess whose stderr must hold nothing but those lines.
 """
 
 import hashlib
@@ -67,13 +69,17 @@ def run_main(script: str, args: list[str]) -> int:
 
 
 def snapshot(path) -> dict:
-  """Every file and folder under ``path`` with a hash of its bytes and its mtime."""
+  """Every file, folder and link under ``path`` with a hash of its bytes (a link's target) and
+  its mtime."""
   state = {}
   for parent, dirs, names in os.walk(path):
     for name in dirs:
       state[os.path.relpath(os.path.join(parent, name), path)] = "dir"
     for name in names:
       full = os.path.join(parent, name)
+      if os.path.islink(full):
+        state[os.path.relpath(full, path)] = ("link", os.readlink(full))
+        continue
       with open(full, "rb") as f:
         state[os.path.relpath(full, path)] = (hashlib.sha256(f.read()).hexdigest(),
                                               os.stat(full).st_mtime_ns)
@@ -238,6 +244,10 @@ spec.loader.exec_module(module)
 results = []
 for argv in cases:
   flags.FLAGS.unparse_flags()
+  for name in list(flags.FLAGS):  # ml_collections defines one flag per override it parses
+    if name.startswith("config."):
+      delattr(flags.FLAGS, name)
+  sys.modules.pop("config_config", None)  # ml_collections loads every config file under one name
   sys.argv = [script, *argv]
   err, code = io.StringIO(), 0
   with contextlib.redirect_stderr(err):
@@ -267,11 +277,14 @@ GAUSSIANS_CASES = [
 ]
 
 
-def run_driver(script: str, cases: list[list[str]]) -> list:
+def run_driver(script: str, cases: list[list[str]], quiet: bool = False) -> list:
+  """[exit status, stderr] of each case; with ``quiet``, nothing else may reach the process's
+  own stderr (a library's log line, a traceback printed at exit)."""
   result = subprocess.run([sys.executable, "-c", DRIVER, os.path.join(ROOT, "experiments", script)],
                           input=json.dumps(cases), capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
+  assert not quiet or result.stderr == "", result.stderr[-3000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -318,3 +331,143 @@ def test_batch_not_divisible_by_the_devices(tmp_path, capsys, monkeypatch):
       "error: --config.batch_size=30 is not divisible by the 4 devices that "
       "--config.data_parallel splits it over"]
   assert not workdir.exists()
+
+
+# What every launcher must refuse before it writes or trains anything: workdirs it cannot use,
+# config files that do not load, numbers too large for their type or for the machine, files of an
+# earlier run that do not parse. One subprocess per launcher; each case in it must end with exit
+# status 2 and one line, and nothing else may reach the process's stderr.
+CONFIG_FILES = {
+    "syntax.py": "def get_config(:\n",
+    "raises.py": "def get_config():\n  raise RuntimeError('boom')\n",
+    "returns_none.py": "def get_config():\n  return None\n",
+    "no_get_config.py": "x = 1\n",
+}
+BIG = 2**62  # beyond int32, within what absl parses
+
+
+def physical_memory() -> int:
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, data):
+  """A folder holding every kind of bad state, and the workdirs no launcher can use:
+  (root, [(workdir, message)]). As root, whom permissions do not stop, the unwritable one is a
+  read-only bind mount; it is left out where that cannot be made."""
+  root = tmp_path / "inputs"
+  root.mkdir()
+  (root / "a_file").write_text("keep me")
+  os.symlink(root / "nowhere", root / "dangling")
+  for name, text in CONFIG_FILES.items():
+    (root / name).write_text(text)
+  (root / "bad_json_run").mkdir()
+  (root / "bad_json_run" / "config.json").write_text('{"method": }')
+  (root / "bad_metrics_run").mkdir()
+  (root / "bad_metrics_run" / "metrics.jsonl").write_text('{"step": 1}\nnot json\n{"step": 2}\n')
+  (root / "toy_run").mkdir()
+  (root / "toy_run" / "config.json").write_text(toy_config().to_json())
+  (root / "paper").mkdir()
+  (root / "paper" / "run.json").write_text('{"quick": tru')
+  (root / "paper_result" / "lines").mkdir(parents=True)
+  (root / "paper_result" / "run.json").write_text('{"quick": true}')
+  (root / "paper_result" / "lines" / "result.json").write_text("[1, 2")
+  locked = root / "read_only"
+  locked.mkdir()
+  (locked / "kept.txt").write_text("kept")
+  workdirs = [(root / "dangling", "is a symbolic link to"),
+              (root / "a_file" / "run", "which is a file, not a folder"),
+              (root / "a_file", "exists and is not a directory")]
+  mounted = False
+  if os.geteuid() != 0:
+    locked.chmod(0o555)
+    workdirs += [(locked, "cannot be written"), (locked / "run", "cannot be written")]
+  elif subprocess.run(["mount", "--bind", "-o", "ro", str(locked), str(locked)],
+                      capture_output=True).returncode == 0:
+    mounted = True
+    workdirs += [(locked, "is on a read-only file system"),
+                 (locked / "run", "is on a read-only file system")]
+  try:
+    yield root, workdirs
+  finally:
+    if mounted:
+      subprocess.run(["umount", str(locked)], check=True)
+    locked.chmod(0o755)
+
+
+def toy_config():
+  sys.path.insert(0, CONFIGS)
+  import toy  # noqa: E402  (experiments/configs/toy.py)
+  return toy.get_config("tiny")
+
+
+def launcher_cases(script: str, root, workdirs, data) -> list:
+  """(arguments, message) of the bad inputs of experiments/<script>.py."""
+  usable = root / "unused"
+  toy_bytes = 4 * (2 * 2 + 2 + 16)  # real + fake 2-D points, noise, a 16-unit layer (float32)
+  if script == "train_images.py":
+    return [*[([TOY, f"--workdir={w}"], m) for w, m in workdirs],
+            ([f"--config={root}/syntax.py", f"--workdir={usable}"],
+             f"--config: {root}/syntax.py line 1 raised SyntaxError: invalid syntax"),
+            ([f"--config={root}/raises.py", f"--workdir={usable}"],
+             f"--config: {root}/raises.py line 2 raised RuntimeError: boom"),
+            ([f"--config={root}/returns_none.py", f"--workdir={usable}"],
+             f"get_config() of {root}/returns_none.py returned None"),
+            ([f"--config={root}/no_get_config.py", f"--workdir={usable}"],
+             f"--config: {root}/no_get_config.py defines no get_config() function"),
+            ([TOY, "--config.seed=1180591620717411303424", f"--workdir={usable}"],
+             "--config.seed must be at most 4294967295"),
+            ([TOY, f"--config.batch_size={BIG}", f"--workdir={usable}"],
+             f"--config.batch_size must be at most 2147483647 (counts and shapes are 32-bit "
+             f"integers), got {BIG}"),
+            ([TOY, f"--config.batch_size={2**31 - 1}", f"--workdir={usable}"],
+             f"use at most {physical_memory() // toy_bytes}"),
+            ([MNIST, f"--config.dataset=folder:{data}/corrupt_only", f"--workdir={usable}"],
+             "has no image that can be decoded (1 unreadable JPEG/PNG files, e.g. broken.png)"),
+            ([TOY, f"--workdir={root}/bad_metrics_run"],
+             f"{root}/bad_metrics_run/metrics.jsonl:2: not a JSON line")]
+  if script == "gaussians.py":
+    return [*[([f"--workdir={w}"], m) for w, m in workdirs],
+            ([f"--eval_samples={BIG}", f"--workdir={usable}"],
+             "--eval_samples must be at most 2147483647"),
+            (["--eval_samples=1000000", f"--workdir={usable}"],  # N x N float64 distances
+             f"use at most {physical_memory() // (8 * 10**6)}"),
+            ([f"--batch_size={2**31 - 1}", f"--workdir={usable}"],  # 3 seeds, 64-unit layers
+             f"use at most {physical_memory() // (4 * 3 * (2 * 2 + 2 + 64))}")]
+  if script == "sample.py":
+    run = root / "toy_run"
+    return [*[([f"--workdir={run}", f"--out={w}"], m.replace("workdir", "out"))
+              for w, m in workdirs],
+            ([f"--workdir={run}", f"--num={BIG}"], "--num must be at most 2147483647"),
+            ([f"--workdir={run}", f"--num={2**31 - 1}"],
+             f"use at most {physical_memory() // toy_bytes}"),
+            ([f"--workdir={run}", f"--seed={2**40}"], "--seed must be at most 4294967295"),
+            ([f"--workdir={root}/bad_json_run"],
+             f"{root}/bad_json_run/config.json cannot be read as JSON")]
+  if script == "reproduce_mnist.py":
+    return [*[([f"--workdir={w}"], m) for w, m in workdirs],
+            ([f"--workdir={usable}", f"--seed={2**40}"], "--seed must be at most 4294967295"),
+            ([f"--workdir={usable}", f"--batch_size={BIG}"],
+             "--batch_size must be at most 2147483647"),
+            ([f"--workdir={usable}", f"--num_samples={2**31 - 1}"],  # 28 x 28 float32 digits
+             f"use at most {physical_memory() // (4 * 28 * 28)}")]
+  assert script == "reproduce_paper.py"
+  return [*[([f"--workdir={w}", "--quick"], m) for w, m in workdirs],
+          ([f"--workdir={root}/paper", "--quick"], f"{root}/paper/run.json cannot be read as JSON"),
+          ([f"--workdir={root}/paper_result", "--quick", "--parts=lines"],
+           f"{root}/paper_result/lines/result.json cannot be read as JSON")]
+
+
+@pytest.mark.parametrize("script", ["train_images.py", "gaussians.py", "sample.py",
+                                    "reproduce_mnist.py", "reproduce_paper.py"])
+def test_every_launcher_refuses_what_it_cannot_use(bad_inputs, data, script):
+  root, workdirs = bad_inputs
+  cases = launcher_cases(script, root, workdirs, data)
+  before = snapshot(root)
+  results = run_driver(script, [args for args, _ in cases], quiet=True)
+  for (code, err), (args, message) in zip(results, cases):
+    lines = err.strip().splitlines()
+    assert code == 2, (args, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, err)
+  assert snapshot(root) == before
+  assert not (root / "unused").exists()

@@ -62,13 +62,3 @@ def test_bad_flags_fail_in_one_line(tmp_path, flag, message):
   assert len(lines) == 1 and message in lines[0], result.stderr
   assert "Traceback" not in result.stderr
   assert not workdir.exists()
-
-
-def test_workdir_that_is_a_file(tmp_path):
-  path = tmp_path / "a_file"
-  path.write_text("keep me")
-  result = run_script(f"--workdir={path}")
-  assert result.returncode == 2
-  assert result.stderr.strip().splitlines() == [
-      f"error: --workdir {str(path)!r} exists and is not a directory"]
-  assert path.read_text() == "keep me"

@@ -7,11 +7,18 @@
 - A NaN or Inf (a huge learning rate, a poisoned batch) stops the run naming the step and the
   quantity, exit status 1, and the last good checkpoint stays the latest.
 - A workdir in use is refused (exit 2); a dead run's lock is taken over.
+- Ctrl-C is a stop request like SIGTERM; a full disk while metrics or a checkpoint are written
+  stops the run in one line (exit 1) and the same command resumes it bitwise; images that become
+  unreadable during a streamed run are skipped and counted; a resume whose config changes the
+  networks' shapes is refused in one line, the run left as it was.
 """
 
+import builtins
 import errno
 import fcntl
 import json
+import logging
+import threading
 import os
 import random
 import re
@@ -194,6 +201,16 @@ def test_toy_killed_anywhere_resumes_bitwise(tmp_path, toy_reference, compile_ca
   assert run.signal_when(lambda: last_logged_step(workdir) >= target, signal.SIGTERM) == 0
   stopped = re.search(r"SIGTERM at step (\d+) of 80: checkpoint saved", run.log())
   assert stopped, run.log()[-2000:]
+  step = int(stopped.group(1))
+  assert step >= target and step in complete_steps(workdir)
+
+  # Ctrl-C: the same as SIGTERM, not a KeyboardInterrupt traceback.
+  run = Launch(TOY_ARGS, workdir, tmp_path / "int.log", compile_cache)
+  target = step + rng.randint(3, 10)
+  assert run.signal_when(lambda: last_logged_step(workdir) >= target, signal.SIGINT) == 0
+  stopped = re.search(r"SIGINT at step (\d+) of 80: checkpoint saved", run.log())
+  assert stopped and "Traceback" not in run.log(), run.log()[-2000:]
+  assert not re.search(r"^I\d{4} ", run.log(), re.M), run.log()[-2000:]  # no INFO of orbax
   step = int(stopped.group(1))
   assert step >= target and step in complete_steps(workdir)
 
@@ -386,3 +403,160 @@ def test_without_flock_the_pid_decides(tmp_path, monkeypatch):
   held = lock.WorkdirLock(str(tmp_path)).acquire()
   assert (tmp_path / lock.LOCK_FILE).read_text() == f"{os.getpid()} {host}\n"
   held.release()
+
+
+# Faults of the machine during a run, and state a resume cannot use ----------------------------
+
+def test_resume_that_changes_the_networks_is_one_line_and_leaves_the_run(tmp_path, toy_reference,
+                                                                        compile_cache):
+  workdir = tmp_path / "run"
+  shutil.copytree(toy_reference, workdir)
+  before = test_config_checks.snapshot(workdir)
+  run = Launch([*TOY_ARGS, "--config.mlp_hidden=17", "--config.num_steps=90"], workdir,
+               tmp_path / "log", compile_cache)
+  assert run.wait() == 2
+  lines = run.log().strip().splitlines()
+  assert len(lines) == 1, run.log()[-3000:]
+  assert re.fullmatch(r"error: checkpoint 80 in .*/checkpoints holds another state: \S+ is "
+                      r"float32\[.*16.*\] there, float32\[.*17.*\] with this config; resume "
+                      r"with the config the run was started with \(its config.json\) or use "
+                      r"another workdir", lines[0]), lines[0]
+  assert test_config_checks.snapshot(workdir) == before
+
+
+class _FullDisk:
+  """A file whose write of the row of ``step`` stores half of it, then fails as a full disk
+  does."""
+
+  def __init__(self, f, path, step):
+    self._f, self._path, self._marker = f, path, f'{{"step": {step},'
+
+  def write(self, text):
+    if text.startswith(self._marker):
+      self._f.write(text[:len(text) // 2])
+      self._f.flush()
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self._path)
+    return self._f.write(text)
+
+  def __getattr__(self, name):
+    return getattr(self._f, name)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self._f.close()
+
+
+def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, toy_reference,
+                                                                     monkeypatch, capsys):
+  workdir = tmp_path / "run"
+  args = [*TOY_ARGS, f"--workdir={workdir}"]
+  metrics_path = str(workdir / "metrics.jsonl")
+
+  def full_at_row_15(path, mode="r", *a, **k):
+    f = builtins.open(path, mode, *a, **k)
+    return _FullDisk(f, path, 15) if os.fspath(path) == metrics_path and "a" in mode else f
+
+  with monkeypatch.context() as patch:  # the disk fills while metrics.jsonl is appended to
+    patch.setattr(writers, "open", full_at_row_15, raising=False)
+    capsys.readouterr()
+    status = test_config_checks.run_main("train_images", args)
+  err = capsys.readouterr().err.strip().splitlines()
+  assert status == 1 and err == [
+      f"error: No space left on device writing {metrics_path}; the run stopped and the last "
+      f"complete checkpoint, step 10, is kept; fix that and run the same command to resume"], err
+  assert complete_steps(workdir) == [10]
+
+  saves = []
+  original_save = train.ocp.CheckpointManager.save
+
+  def full_at_step_30(manager, step, *a, **k):
+    saves.append(step)
+    if step == 30:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(workdir / "checkpoints" / "30"))
+    return original_save(manager, step, *a, **k)
+
+  with monkeypatch.context() as patch:  # ... and while a checkpoint is written
+    patch.setattr(train.ocp.CheckpointManager, "save", full_at_step_30)
+    status = test_config_checks.run_main("train_images", args)
+  err = capsys.readouterr().err.strip().splitlines()
+  assert status == 1 and saves == [20, 30], (saves, err)
+  assert err[-1].startswith(f"error: No space left on device writing {workdir}/checkpoints/30; "
+                            f"the run stopped and the last complete checkpoint, step 20, is kept")
+  assert len([line for line in err if "Traceback" in line or line.startswith("error")]) == 1
+  assert complete_steps(workdir) == [10, 20]
+
+  assert test_config_checks.run_main("train_images", args) == 0  # the disk has room again
+  config = toy_config()
+  assert_bitwise_equal(final_state(str(workdir), config), final_state(toy_reference, config))
+  assert logged_rows(workdir) == logged_rows(toy_reference)
+
+
+def _streamed_config(folder, num_steps):
+  config = image_config(folder)
+  config.update(stream_pool=8, num_steps=num_steps, checkpoint_every=num_steps)
+  return config
+
+
+def _train_in_thread(config, workdir, timeout_s=240.0):
+  """train_and_evaluate(config, workdir) within ``timeout_s``: the exception it raised, or None.
+  A reader that hangs fails the test instead of hanging the suite."""
+  outcome = {}
+
+  def target():
+    try:
+      train.train_and_evaluate(config, workdir)
+    except Exception as e:  # noqa: BLE001  (handed to the test)
+      outcome["error"] = e
+
+  thread = threading.Thread(target=target, daemon=True)
+  thread.start()
+  thread.join(timeout_s)
+  assert not thread.is_alive(), "the run hung"
+  return outcome.get("error")
+
+
+def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypatch, caplog):
+  folder = tmp_path / "images"
+  folder.mkdir()
+  rng = np.random.default_rng(3)
+  for i in range(10):
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+  listed = images_lib._list_folder
+
+  def list_then_break(spec, broken):
+    root, files, others = listed(spec)
+    for path in files[:broken]:  # listed as images, unreadable when the reader gets to them
+      path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"lost" * 4)
+    return root, files, others
+
+  # Three of ten: skipped, counted, and the run ends (4 steps of 8-image pools: every image read).
+  monkeypatch.setattr(images_lib, "_list_folder", lambda spec: list_then_break(spec, 3))
+  with caplog.at_level(logging.WARNING):
+    assert _train_in_thread(_streamed_config(folder, 4), str(tmp_path / "some")) is None
+  counted = re.compile(r"using the next one instead \((\d+) unreadable so far\)")
+  counts = [int(m.group(1)) for m in map(counted.search, (r.getMessage() for r in caplog.records))
+            if m]
+  assert sorted(counts) == [1, 2, 3], [r.getMessage() for r in caplog.records]
+  assert complete_steps(tmp_path / "some") == [4]
+
+  # All of them: the reader hands the error to the loop instead of waiting for data forever, and
+  # train_and_evaluate turns it into one line (RunFault, as for a full disk).
+  unreadable = images_lib.ImageSet("folder lost", 10, 8, 3, lambda i: None)
+  feed = images_lib.HostFeed(unreadable, 8, seed=0)
+  done = threading.Event()
+  outcome = {}
+
+  def read():
+    try:
+      feed(0, 1)
+    except images_lib.DataError as e:
+      outcome["error"] = str(e)
+    done.set()
+
+  threading.Thread(target=read, daemon=True).start()
+  assert done.wait(60), "the reader hung"
+  feed.close()
+  assert outcome.get("error") == "folder lost: none of its 10 images can be decoded"
+  assert train._fault(images_lib.DataError(outcome["error"])) == outcome["error"]

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -23,6 +24,9 @@ def test_quick_run_writes_every_output(tmp_path):
   workdir = tmp_path / "mnist"
   result = _run(f"--workdir={workdir}", "--quick")
   assert result.returncode == 0, result.stderr[-2000:]
+  # Quiet by default: no INFO lines of orbax or JAX (absl's format: I<mmdd> <time> ...).
+  assert not re.search(r"^I\d{4} |Unable to initialize backend", result.stderr, re.M), (
+      result.stderr[-2000:])
   for name in ("summary.json", "summary.md", "sheets.png"):
     assert os.path.getsize(workdir / name) > 0
   summary = json.loads((workdir / "summary.json").read_text())

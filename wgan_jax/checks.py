@@ -10,6 +10,7 @@ networks (an image size the DCGAN cannot produce) or the data (a missing folder)
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from wgan_jax import steps as steps_lib
@@ -30,8 +31,71 @@ REQUIRED = ("method", "dataset", "image_size", "channels", "generator", "critic"
             "keep_checkpoints", "seed")
 
 
+# The step counter, the networks' shapes and the scanned loops' lengths are int32 (JAX without
+# x64), so no count can exceed this; a larger one fails deep inside a trace.
+MAX_COUNT = 2**31 - 1
+# jax.random.key and numpy's generators take any 32-bit seed, and the runs derive a few more
+# seeds by adding small offsets, which stay within int64.
+MAX_SEED = 2**32 - 1
+
+
 class ConfigError(ValueError):
   """A config or workdir that cannot run; nothing has been written."""
+
+
+def memory_bytes() -> int:
+  """Memory of the first device: what an accelerator reports, else the host's physical RAM."""
+  import jax
+  stats = jax.local_devices()[0].memory_stats() or {}
+  if stats.get("bytes_limit"):
+    return int(stats["bytes_limit"])
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _gib(n: int) -> str:
+  return f"{n / 2**30:,.1f} GiB"
+
+
+def check_count(name: str, value: Any, low: int = 1, bytes_each: int = 0, what: str = "") -> None:
+  """ConfigError unless ``value`` is an integer in [low, MAX_COUNT] and ``value * bytes_each``
+  bytes (``what`` says of what) fit in the memory of the device."""
+  if not _is_int(value):
+    raise ConfigError(f"{name} must be an integer, got {value!r}")
+  if value < low:
+    raise ConfigError(f"{name} must be at least {low}, got {value!r}")
+  if value > MAX_COUNT:
+    raise ConfigError(f"{name} must be at most {MAX_COUNT} (counts and shapes are 32-bit "
+                      f"integers), got {value}")
+  if bytes_each:
+    have = memory_bytes()
+    if value * bytes_each > have:
+      raise ConfigError(f"{name}={value} needs at least {_gib(value * bytes_each)} for {what}, "
+                        f"more than the {_gib(have)} of memory here; use at most "
+                        f"{have // bytes_each}")
+
+
+def check_seed(name: str, value: Any) -> None:
+  """ConfigError unless ``value`` is a seed in [0, MAX_SEED]."""
+  if not _is_int(value):
+    raise ConfigError(f"{name} must be an integer, got {value!r}")
+  if value < 0:
+    raise ConfigError(f"{name} must be at least 0, got {value}")
+  if value > MAX_SEED:
+    raise ConfigError(f"{name} must be at most {MAX_SEED} (seeds are 32-bit), got {value}")
+
+
+def example_bytes(config) -> int:
+  """A lower bound on the memory one example of a batch takes in a run of ``config``: the real
+  and the generated sample, its noise and the widest layer's activations, in float32."""
+  if config.dataset in toy.DATASETS:
+    sample = 2
+  else:
+    sample = config.image_size ** 2 * config.channels
+  if config.generator in DCGAN_NETWORKS or config.critic in DCGAN_NETWORKS:
+    width = config.features * (config.image_size // 2) ** 2  # the critic's first convolution
+  else:
+    width = config.mlp_hidden
+  return 4 * (2 * sample + config.nz + width)
 
 
 def _is_int(value: Any) -> bool:
@@ -43,11 +107,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _at_least(config, name: str, low: int) -> None:
-  value = config[name]
-  if not _is_int(value):
-    raise ConfigError(f"--config.{name} must be an integer, got {value!r}")
-  if value < low:
-    raise ConfigError(f"--config.{name} must be at least {low}, got {value!r}")
+  check_count(f"--config.{name}", config[name], low)
 
 
 def _one_of(config, name: str, choices, what: str | None = None) -> None:
@@ -91,9 +151,10 @@ def check_config(config) -> list[str]:
   for name in ("num_steps", "checkpoint_every", "steps_per_dispatch", "keep_checkpoints",
                "features", "nz", "mlp_hidden", "batch_size", "n_critic"):
     _at_least(config, name, 1)
-  for name in ("seed", "data_limit", "stream_pool"):
+  for name in ("data_limit", "stream_pool"):
     if name in config:
       _at_least(config, name, 0)
+  check_seed("--config.seed", config.seed)
   if config.channels not in (1, 3) or isinstance(config.channels, bool):
     raise ConfigError(f"--config.channels must be 1 or 3, got {config.channels!r}")
   _one_of(config, "critic_norm", CRITIC_NORMS, "critic norm")
@@ -118,6 +179,8 @@ def check_config(config) -> list[str]:
       models.dcgan_geometry(config.image_size)
     except ValueError as e:
       raise ConfigError(f"--config.image_size: {e}") from None
+  check_count("--config.batch_size", config.batch_size, 1, example_bytes(config),
+              "one batch's samples and activations")
   if "dtype" in config and config.dtype not in DTYPES:
     raise ConfigError(f"--config.dtype: unknown dtype {config.dtype!r}; "
                       f"choose from {', '.join(DTYPES)}")

@@ -7,7 +7,9 @@ Each field becomes ``--<field>`` with the field's ``help`` metadata; the datacla
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import traceback
 import typing
 from typing import NoReturn
 
@@ -24,24 +26,82 @@ def fail(message: str) -> NoReturn:
 
 
 def parse_or_exit(argv: list[str]) -> list[str]:
-  """absl's flag parser, except that a malformed or unknown flag, or a positional argument
-  (no launcher takes one), exits with status 2.
+  """absl's flag parser, except that a malformed or unknown flag, a positional argument (no
+  launcher takes one) or a config file that cannot be loaded exits with status 2.
 
-  A config file that raises (ml_collections puts its traceback in the message) is reported by
-  its last line; an override of a field the config lacks (``--config.no_such=1``) by its name.
+  A config file is run while the flags are parsed: whatever it raises (a syntax error, an
+  exception in ``get_config``) is reported by its file, line and message; a ``get_config`` that
+  returns None, or none at all, by the file. An override of a field the config lacks
+  (``--config.no_such=1``) is reported by its name.
   """
+  # ml_collections warns through absl logging while parsing, before absl has its flags; the
+  # errors below say the same in one line.
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
   try:
     rest = FLAGS(argv)
   except flags.Error as e:
     lines = [line for line in str(e).splitlines() if line.strip()]
+    config_file = _config_file(argv)
+    if config_file and "must have a value other than None" in lines[0]:
+      fail(f"--config: get_config() of {config_file} returned None; it must return a "
+           f"ml_collections.ConfigDict")
     fail(lines[0] if len(lines) < 2 else f"{lines[0]} {lines[-1].strip()}")
   except (AttributeError, KeyError) as e:  # ml_collections, for an unknown override
+    config_file = _config_file(argv)
+    if isinstance(e, AttributeError) and "get_config" in str(e) and config_file:
+      fail(f"--config: {config_file} defines no get_config() function")
     field = str(e).strip("\"'")
     given = [a.split("=")[0] for a in argv[1:] if a.split("=")[0].endswith(f".{field}")]
     fail(f"{given[0] if given else field}: the config has no field {field!r}")
+  except Exception as e:  # raised by the config file itself
+    fail(f"--config: {_where(e, _config_file(argv))} raised {type(e).__name__}: "
+         f"{_first_line(e)}; fix the config file")
+  finally:
+    if not FLAGS.is_parsed() or not FLAGS["verbosity"].present:
+      logging.set_verbosity(verbosity)
   if len(rest) > 1:
     fail(f"unexpected arguments: {' '.join(rest[1:])}")
   return rest
+
+
+def _config_file(argv: list[str]) -> str | None:
+  """The file of ``--config=<file>[:variant]`` in ``argv``, if there is one."""
+  for i, arg in enumerate(argv[1:], 1):
+    if arg.startswith("--config="):
+      return arg[len("--config="):].split(":")[0]
+    if arg == "--config" and i + 1 < len(argv):
+      return argv[i + 1].split(":")[0]
+  return None
+
+
+def _where(error: Exception, config_file: str | None) -> str:
+  """``<file> line <n>`` of the config file's line that raised ``error``."""
+  if isinstance(error, SyntaxError) and error.filename:
+    return f"{error.filename} line {error.lineno}"
+  frames = [f for f in traceback.extract_tb(error.__traceback__)
+            if config_file and os.path.abspath(f.filename) == os.path.abspath(config_file)]
+  if frames:
+    return f"{frames[-1].filename} line {frames[-1].lineno}"
+  return config_file or "the config file"
+
+
+def _first_line(error: Exception) -> str:
+  if isinstance(error, SyntaxError):
+    return error.msg
+  return (str(error).strip().splitlines() or ["(no message)"])[0]
+
+
+def run(main) -> None:
+  """``app.run(main)`` with ``parse_or_exit``; Ctrl-C outside a training loop (which turns it
+  into a checkpoint, see ``train.STOP_SIGNALS``) ends with one line and status 130, the shell's
+  code for SIGINT."""
+  from absl import app
+  try:
+    app.run(main, flags_parser=parse_or_exit)
+  except KeyboardInterrupt:
+    print("error: interrupted (Ctrl-C)", file=sys.stderr)
+    sys.exit(130)
 
 
 def config_or_exit(flag) -> typing.Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 
@@ -43,3 +44,46 @@ def save_npy(path, array: np.ndarray) -> None:
   buffer = io.BytesIO()
   np.save(buffer, array)
   replace_atomically(path, buffer.getvalue())
+
+
+def check_workdir(path, flag: str = "--workdir") -> None:
+  """ValueError, naming ``flag`` and what to do, when ``path`` cannot become or be a folder this
+  process writes in; reads only, so a refused workdir is left as it was.
+
+  Checked up front because the first write of a run comes late (gaussians.py writes after
+  training) and the file system's own error names neither the flag nor the remedy.
+  """
+  path = os.fspath(path)
+  if not path:
+    raise ValueError(f"{flag} is empty; name a folder")
+  if os.path.islink(path) and not os.path.exists(path):
+    raise ValueError(f"{flag} {path!r} is a symbolic link to {os.readlink(path)!r}, which does "
+                     f"not exist; create its target or use another {flag}")
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ValueError(f"{flag} {path!r} exists and is not a directory")
+  # The nearest folder that exists is the one the run must write in (to create the rest).
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ValueError(f"{flag} {path!r} lies under {existing!r}, which is a file, not a folder")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    why = "on a read-only file system" if _read_only(existing) else "without write permission"
+    where = "it" if existing == os.path.abspath(path) else f"{existing!r}, where it would be made,"
+    raise ValueError(f"{flag} {path!r} cannot be written: {where} is {why}; "
+                     f"use another {flag}")
+
+
+def _read_only(folder: str) -> bool:
+  return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
+def read_json(path):
+  """The JSON value in ``path``; ValueError naming the file when it cannot be read or parsed."""
+  path = os.fspath(path)
+  try:
+    with open(path, "rb") as f:
+      return json.loads(f.read())
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    raise ValueError(f"{path} cannot be read as JSON ({reason}); restore or remove it") from None

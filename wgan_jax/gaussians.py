@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from wgan_jax import checks
 from wgan_jax import files
 from wgan_jax import metrics as metrics_lib
 from wgan_jax import models
@@ -98,14 +99,20 @@ class GaussiansConfig:
                       "(parameters stay float32).")
 
   def __post_init__(self):
-    if self.jobs < 1:
-      raise ValueError(f"--jobs must be at least 1, got {self.jobs}")
     if self.dtype not in ("float32", "bfloat16"):
       raise ValueError(f"--dtype must be float32 or bfloat16, got {self.dtype!r}")
-    for name in ("seeds", "iters", "hidden", "depth", "noise_dim", "batch_size", "n_critic",
-                 "gan_k", "ebgan_k", "eval_samples", "num_evals", "curve_samples", "chunk"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
+    for name in ("jobs", "seeds", "iters", "hidden", "depth", "noise_dim", "batch_size",
+                 "n_critic", "gan_k", "ebgan_k", "eval_samples", "num_evals", "curve_samples",
+                 "chunk"):
+      checks.check_count(f"--{name}", getattr(self, name))
+    # What each needs at least, in the bytes of its largest array: a batch's samples, noise and
+    # one layer's activations for every seed; the exact W1's float64 cost matrix of N x N.
+    checks.check_count("--batch_size", self.batch_size, 1,
+                       4 * self.seeds * (2 * 2 + self.noise_dim + self.hidden),
+                       f"one batch of {self.seeds} seeds")
+    for name in ("eval_samples", "curve_samples"):
+      n = getattr(self, name)
+      checks.check_count(f"--{name}", n, 1, 8 * n, "the exact W1's N x N cost matrix")
     for name in ("wgan_lr", "clip", "gp_lr", "gan_lr", "ebgan_lr", "margin"):
       if not getattr(self, name) > 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -131,11 +138,6 @@ class GaussiansConfig:
                        f"got {self.gan_generator_loss!r}")
     if not self.snapshots or not all(0 < f <= 1 for f in self.snapshots):
       raise ValueError(f"--snapshots must be fractions in (0, 1], got {self.snapshots}")
-
-
-def check_workdir(workdir: str) -> None:
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
 
 
 def build_spec(config: GaussiansConfig, method: str, dataset: toy.ToyDataset,

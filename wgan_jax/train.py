@@ -6,7 +6,6 @@ they build and by what their ``evaluate`` hook records.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -15,6 +14,7 @@ import threading
 import time
 from typing import Any, Callable, TextIO
 
+from etils import epath
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -26,6 +26,7 @@ from wgan_jax import lock
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
+from wgan_jax.data.images import DataError
 
 
 class Progress:
@@ -146,12 +147,22 @@ def _describe(metrics: dict[str, np.ndarray]) -> str:
 ConfigError = checks.ConfigError  # a config or workdir that cannot run; nothing written
 
 
-class NonFiniteError(RuntimeError):
+class RunStopped(RuntimeError):
+  """A run stopped by a fault during training; its last complete checkpoint is kept, and the
+  message (one line) says what happened and how to go on. Launchers exit with status 1."""
+
+
+class NonFiniteError(RunStopped):
   """A loss, gradient norm or parameter became NaN or infinite; that state was not saved."""
 
 
+class RunFault(RunStopped):
+  """A write to the workdir failed (a full disk, a lost mount), or every image of a streamed set
+  became unreadable: the run stopped there."""
+
+
 class Preempted(SystemExit):
-  """A stop signal (SIGTERM) ended a run early after checkpointing it; exits with status 0.
+  """A stop signal (SIGTERM, SIGINT) ended a run early after checkpointing it; exits with 0.
 
   A SystemExit, so that any script that trains ends cleanly on a preemption notice (the message
   is already on stderr); running the same command again resumes.
@@ -167,7 +178,8 @@ class Preempted(SystemExit):
 # which is divergence too). EBGAN's estimate is NaN by design and is not checked.
 GUARDED_METRICS = ("critic_loss", "generator_loss", "gradient_penalty", "critic_grad_norm",
                    "generator_grad_norm", "critic_param_norm", "generator_param_norm")
-STOP_SIGNALS = (signal.SIGTERM,)
+# Ctrl-C (SIGINT) is a stop request like a preemption notice: checkpoint, then exit.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def first_non_finite(first_step: int, metrics: dict[str, np.ndarray]
@@ -223,17 +235,21 @@ def train_and_evaluate(config, workdir: str) -> dict:
   the data order are functions of config.seed and the step, so they need no saving). Returns the
   last step's metrics.
 
-  Raises ConfigError before writing anything for a config that cannot run (warnings for poor
-  ones go to stderr), lock.WorkdirBusy when another run holds ``workdir``, NonFiniteError when a
-  guarded metric turns NaN or Inf (the last good checkpoint stays the latest), and Preempted
-  after checkpointing when SIGTERM arrives.
+  Raises ConfigError before writing anything for a config or a workdir that cannot run
+  (warnings for poor ones go to stderr), lock.WorkdirBusy when another run holds ``workdir``,
+  NonFiniteError when a guarded metric turns NaN or Inf and RunFault when a write or the data
+  fails (in both, the last complete checkpoint stays the latest), and Preempted after
+  checkpointing when SIGTERM or SIGINT arrives.
   """
   from wgan_jax import experiment  # the config -> GANSpec mapping; heavy imports stay lazy
 
   # Everything that can refuse the config runs before anything is written.
   try:
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-      raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
+    files.check_workdir(workdir)
+    try:  # a resume rewrites metrics.jsonl: a line it cannot parse must stop it here
+      writers.read_metrics(workdir)
+    except ValueError as e:
+      raise ValueError(f"{e}; repair or remove that line to resume") from None
     warnings = checks.check_config(config)
     run = experiment.build(config)
     template = state_template(run, config.seed)
@@ -249,8 +265,32 @@ def train_and_evaluate(config, workdir: str) -> dict:
 def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
                             cleanup=True)
-  writer = None
   label = os.path.basename(os.path.normpath(workdir)) or "train"
+  saved = {"step": None}
+  try:
+    return _train_steps(config, workdir, run, template, stop, checkpoints, label, saved)
+  except (OSError, DataError) as e:
+    kept = (f"the last complete checkpoint, step {saved['step']}, is kept"
+            if saved["step"] is not None else "no checkpoint was saved")
+    raise RunFault(f"{_fault(e)}; the run stopped and {kept}; fix that and run the same "
+                   f"command to resume") from None
+
+
+def _fault(error: BaseException) -> str:
+  """One line for an error of the file system or the data: the OSError behind it, if any (orbax
+  raises from its writer threads wrapped in its own errors)."""
+  seen = error
+  while seen is not None and not isinstance(seen, OSError):
+    seen = seen.__cause__ or seen.__context__
+  if seen is not None and seen.strerror:
+    where = f" writing {seen.filename}" if seen.filename else ""
+    return f"{seen.strerror}{where}"
+  return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoints, label: str,
+                 saved: dict) -> dict:
+  writer = None
   try:
     try:
       state = checkpoints.restore_latest(template)
@@ -268,7 +308,7 @@ def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
     fixed_noise_keys = jax.random.split(jax.random.key(config.seed + 1), 1)
     generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
     clock = {"start": time.perf_counter(), "steps": 0}
-    saved = {"step": start_step if state is not None else None}
+    saved["step"] = start_step if state is not None else None
 
     def on_metrics(first_step, metrics):
       elapsed = time.perf_counter() - clock["start"]
@@ -338,8 +378,11 @@ def load_config(workdir: str):
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise ValueError(f"{workdir!r} holds no run: {path} is missing")
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  config = files.read_json(path)
+  if not isinstance(config, dict):
+    raise ValueError(f"{path} holds no config (a JSON object); restore it from the run's "
+                     f"command")
+  return ml_collections.ConfigDict(config)
 
 
 def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.ndarray, int]:
@@ -349,7 +392,11 @@ def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.nd
   """
   from wgan_jax import experiment
 
+  checks.check_count("--num", num, 1)
+  checks.check_seed("--seed", seed)
   config = load_config(workdir)
+  checks.check_config(config)
+  checks.check_count("--num", num, 1, checks.example_bytes(config), "the samples")
   run = experiment.build(config, with_data=False)
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
   state = checkpoints.restore_latest(state_template(run, config.seed))
@@ -403,6 +450,13 @@ class Checkpoints:
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
     steps, failures = sorted(self.manager.all_steps(), reverse=True), []
     for step in steps:
+      # Compared before reading any array: a failed read leaves orbax's callbacks pending on a
+      # closed event loop, and each prints a traceback at exit.
+      mismatch = _mismatch(self.directory, step, abstract)
+      if mismatch:
+        raise ValueError(f"checkpoint {step} in {self.directory} holds another state: "
+                         f"{mismatch}; resume with the config the run was started with (its "
+                         f"config.json) or use another workdir")
       try:
         state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
       except Exception as e:  # orbax and tensorstore raise many kinds for unreadable files
@@ -428,6 +482,36 @@ class Checkpoints:
   def save(self, step: int, state) -> None:
     self.manager.save(step, args=ocp.args.StandardSave(state))
 
+
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def _leaf_name(path) -> str:
+  return ".".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)
+
+
+def _mismatch(directory: str, step: int, abstract) -> str | None:
+  """How the arrays of checkpoint ``step`` differ from ``abstract``'s (names, shapes, dtypes);
+  None when they agree or when the metadata cannot be read (the restore then decides)."""
+  try:
+    metadata = ocp.PyTreeCheckpointHandler().metadata(
+        epath.Path(os.path.abspath(directory)) / str(step) / "default")
+    stored = {_leaf_name(path): leaf for path, leaf in
+              jax.tree_util.tree_leaves_with_path(getattr(metadata, "tree", metadata))}
+  except Exception:  # unreadable metadata: left to restore_latest's fallback
+    return None
+  wanted = {_leaf_name(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(abstract)}
+  if not stored:
+    return None
+  missing, extra = sorted(set(wanted) - set(stored)), sorted(set(stored) - set(wanted))
+  if missing or extra:
+    return (f"{len(missing)} arrays of this config are not in it (e.g. {missing[0]})" if missing
+            else f"it has {len(extra)} arrays this config lacks (e.g. {extra[0]})")
+  for name, leaf in wanted.items():
+    have = stored[name]
+    if tuple(have.shape) != tuple(leaf.shape) or np.dtype(have.dtype) != np.dtype(leaf.dtype):
+      return (f"{name} is {np.dtype(have.dtype).name}{list(have.shape)} there, "
+              f"{np.dtype(leaf.dtype).name}{list(leaf.shape)} with this config")
+  return None

@@ -177,6 +177,11 @@ class ImageSet:
     self._lock = threading.Lock()
     self._bad: set[int] = set()
 
+  @property
+  def unreadable(self) -> int:
+    """How many of its images could not be decoded when read."""
+    return len(self._bad)
+
   def __len__(self) -> int:
     return self._num
 
@@ -194,8 +199,8 @@ class ImageSet:
       with self._lock:
         if i not in self._bad:
           self._bad.add(i)
-          logging.warning("%s: image %d cannot be decoded; using the next one instead",
-                          self.name, i)
+          logging.warning("%s: image %d cannot be decoded; using the next one instead "
+                          "(%d unreadable so far)", self.name, i, len(self._bad))
     raise DataError(f"{self.name}: none of its {self._num} images can be decoded")
 
   def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -278,10 +283,10 @@ def _load_folder(spec: str, size: int, channels: int, limit: int | None) -> np.n
           pixels.append(image)
       if len(pixels) >= wanted:
         break
-  _warn_skipped(root, others, unreadable)
-  if not pixels:
+  if not pixels:  # the error alone: it counts the skipped files itself
     raise DataError(f"folder {root} has no image that can be decoded "
                     f"({len(unreadable)} unreadable JPEG/PNG files, e.g. {unreadable[0].name})")
+  _warn_skipped(root, others, unreadable)
   return np.stack(pixels)
 
 

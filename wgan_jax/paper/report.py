@@ -57,18 +57,31 @@ def parse_parts(text: str, known=tuple(PARTS)) -> list[str]:
   return names
 
 
-def check_workdir(workdir: str, quick: bool) -> None:
-  """ValueError when ``workdir`` cannot hold this run; writes nothing."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ValueError(f"--workdir {workdir!r} exists and is not a directory")
+def check_workdir(workdir: str, quick: bool, parts=()) -> None:
+  """ValueError when ``workdir`` cannot hold this run, or holds a run.json or a result.json of
+  one of ``parts`` that cannot be read (a reused part reads it); writes nothing."""
+  files.check_workdir(workdir)
   path = os.path.join(workdir, RUN_FILE)
   if os.path.exists(path):
-    with open(path) as f:
-      previous = json.load(f).get("quick")
+    run = files.read_json(path)
+    if not isinstance(run, dict):
+      raise ValueError(f"{path} holds no run description (a JSON object); restore or remove it")
+    previous = run.get("quick")
     if previous != quick:
       kind = "a quick (smoke test)" if previous else "a full"
       raise ValueError(f"--workdir {workdir!r} holds {kind} run; use another workdir or "
                        f"{'add' if previous else 'drop'} --quick")
+  for name in parts:
+    result_path = os.path.join(workdir, name, RESULT_FILE)
+    if os.path.exists(result_path):
+      files.read_json(result_path)
+      try:
+        with open(result_path) as f:
+          PartResult.from_json(f.read())
+      except Exception as e:  # noqa: BLE001  (any malformed field)
+        raise ValueError(f"{result_path} is not a result of this version ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); remove it to run "
+                         f"{name} again") from None
 
 
 def _date_of(path: str) -> str:
