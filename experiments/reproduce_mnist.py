@@ -129,7 +129,8 @@ def _check(configs: dict, num_samples: int, num_real: int) -> None:
   from wgan_jax import experiment
   from wgan_jax import train
 
-  checks.check_count("--num_samples", num_samples, 2, 4 * 28 * 28, "the generated digits")
+  checks.check_count("--num_samples", num_samples, 2, lambda n: n * 4 * 28 * 28,
+                     "the generated digits")
   checks.check_seed("--seed", next(iter(configs.values())).seed)
   if not 2 <= num_real <= 5000:
     raise ValueError(f"--num_real must be between 2 and 5000 (the offline set), got {num_real}")
@@ -137,7 +138,9 @@ def _check(configs: dict, num_samples: int, num_real: int) -> None:
     checks.check_count("--features", config.features)
     checks.check_count("--batch_size", config.batch_size)
     checks.check_config(config)
-    train.state_template(experiment.build(config, with_data=False), config.seed)
+    checks.check_state_fits(
+        train.state_template(experiment.build(config, with_data=False), config.seed),
+        "--features")
 
 
 def main(argv):

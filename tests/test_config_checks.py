@@ -11,6 +11,7 @@ runs through each of the five in a subprocess whose stderr must hold nothing but
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -425,13 +426,19 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
             ([MNIST, f"--config.dataset=folder:{data}/corrupt_only", f"--workdir={usable}"],
              "has no image that can be decoded (1 unreadable JPEG/PNG files, e.g. broken.png)"),
             ([TOY, f"--workdir={root}/bad_metrics_run"],
-             f"{root}/bad_metrics_run/metrics.jsonl:2: not a JSON line")]
+             f"{root}/bad_metrics_run/metrics.jsonl:2: not a JSON line"),
+            ([TOY, "--config.mlp_hidden=1000000", f"--workdir={usable}"],
+             "the networks and optimiser states need"),
+            ([MNIST, "--config.features=100000", f"--workdir={usable}"],
+             "the networks and optimiser states need")]
   if script == "gaussians.py":
     return [*[([f"--workdir={w}"], m) for w, m in workdirs],
             ([f"--eval_samples={BIG}", f"--workdir={usable}"],
              "--eval_samples must be at most 2147483647"),
             (["--eval_samples=1000000", f"--workdir={usable}"],  # N x N float64 distances
-             f"use at most {physical_memory() // (8 * 10**6)}"),
+             f"use at most {math.isqrt(physical_memory() // 8)}"),
+            (["--hidden=1000000", f"--workdir={usable}"],  # 2 kernels of H x H, 3 seeds, float32
+             f"use at most {math.isqrt(physical_memory() // (4 * 3 * 2 * 2))}"),
             ([f"--batch_size={2**31 - 1}", f"--workdir={usable}"],  # 3 seeds, 64-unit layers
              f"use at most {physical_memory() // (4 * 3 * (2 * 2 + 2 + 64))}")]
   if script == "sample.py":
@@ -450,7 +457,8 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
             ([f"--workdir={usable}", f"--batch_size={BIG}"],
              "--batch_size must be at most 2147483647"),
             ([f"--workdir={usable}", f"--num_samples={2**31 - 1}"],  # 28 x 28 float32 digits
-             f"use at most {physical_memory() // (4 * 28 * 28)}")]
+             f"use at most {physical_memory() // (4 * 28 * 28)}"),
+            ([f"--workdir={usable}", "--features=100000"], "optimiser states need")]
   assert script == "reproduce_paper.py"
   return [*[([f"--workdir={w}", "--quick"], m) for w, m in workdirs],
           ([f"--workdir={root}/paper", "--quick"], f"{root}/paper/run.json cannot be read as JSON"),

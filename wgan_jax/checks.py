@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Callable
 
 from wgan_jax import steps as steps_lib
 from wgan_jax.data import toy
@@ -56,9 +56,11 @@ def _gib(n: int) -> str:
   return f"{n / 2**30:,.1f} GiB"
 
 
-def check_count(name: str, value: Any, low: int = 1, bytes_each: int = 0, what: str = "") -> None:
-  """ConfigError unless ``value`` is an integer in [low, MAX_COUNT] and ``value * bytes_each``
-  bytes (``what`` says of what) fit in the memory of the device."""
+def check_count(name: str, value: Any, low: int = 1,
+                bytes_of: Callable[[int], int] | None = None, what: str = "") -> None:
+  """ConfigError unless ``value`` is an integer in [low, MAX_COUNT] and ``bytes_of(value)``
+  bytes (``what`` says of what; growing with the value) fit in the memory of the device; the
+  message names the largest value that does."""
   if not _is_int(value):
     raise ConfigError(f"{name} must be an integer, got {value!r}")
   if value < low:
@@ -66,12 +68,28 @@ def check_count(name: str, value: Any, low: int = 1, bytes_each: int = 0, what: 
   if value > MAX_COUNT:
     raise ConfigError(f"{name} must be at most {MAX_COUNT} (counts and shapes are 32-bit "
                       f"integers), got {value}")
-  if bytes_each:
+  if bytes_of is not None:
     have = memory_bytes()
-    if value * bytes_each > have:
-      raise ConfigError(f"{name}={value} needs at least {_gib(value * bytes_each)} for {what}, "
-                        f"more than the {_gib(have)} of memory here; use at most "
-                        f"{have // bytes_each}")
+    if bytes_of(value) > have:
+      fits, too_big = low - 1, value  # bisection: bytes_of(fits) <= have < bytes_of(too_big)
+      while too_big - fits > 1:
+        middle = (fits + too_big) // 2
+        fits, too_big = (middle, too_big) if bytes_of(middle) <= have else (fits, middle)
+      raise ConfigError(f"{name}={value} needs at least {_gib(bytes_of(value))} for {what}, "
+                        f"more than the {_gib(have)} of memory here; use at most {fits}")
+
+
+def check_state_fits(template, settings: str) -> None:
+  """ConfigError when a run's state (``template``: its shapes, from ``jax.eval_shape``) cannot
+  fit in the memory of the device; ``settings`` names what sets its size."""
+  import jax
+  import numpy as np
+  need = sum(int(np.prod(leaf.shape, dtype=object)) * np.dtype(leaf.dtype).itemsize
+             for leaf in jax.tree.leaves(template))
+  have = memory_bytes()
+  if need > have:
+    raise ConfigError(f"the networks and optimiser states need {_gib(need)}, more than the "
+                      f"{_gib(have)} of memory here; lower {settings}")
 
 
 def check_seed(name: str, value: Any) -> None:
@@ -179,8 +197,8 @@ def check_config(config) -> list[str]:
       models.dcgan_geometry(config.image_size)
     except ValueError as e:
       raise ConfigError(f"--config.image_size: {e}") from None
-  check_count("--config.batch_size", config.batch_size, 1, example_bytes(config),
-              "one batch's samples and activations")
+  check_count("--config.batch_size", config.batch_size, 1,
+              lambda n: n * example_bytes(config), "one batch's samples and activations")
   if "dtype" in config and config.dtype not in DTYPES:
     raise ConfigError(f"--config.dtype: unknown dtype {config.dtype!r}; "
                       f"choose from {', '.join(DTYPES)}")

@@ -105,14 +105,19 @@ class GaussiansConfig:
                  "n_critic", "gan_k", "ebgan_k", "eval_samples", "num_evals", "curve_samples",
                  "chunk"):
       checks.check_count(f"--{name}", getattr(self, name))
-    # What each needs at least, in the bytes of its largest array: a batch's samples, noise and
-    # one layer's activations for every seed; the exact W1's float64 cost matrix of N x N.
+    # What each needs at least, in the bytes of its largest arrays: a batch's samples, noise and
+    # one layer's activations for every seed; the exact W1's float64 cost matrix of N x N; the
+    # networks' hidden-to-hidden kernels.
     checks.check_count("--batch_size", self.batch_size, 1,
-                       4 * self.seeds * (2 * 2 + self.noise_dim + self.hidden),
+                       lambda n: n * 4 * self.seeds * (2 * 2 + self.noise_dim + self.hidden),
                        f"one batch of {self.seeds} seeds")
     for name in ("eval_samples", "curve_samples"):
-      n = getattr(self, name)
-      checks.check_count(f"--{name}", n, 1, 8 * n, "the exact W1's N x N cost matrix")
+      checks.check_count(f"--{name}", getattr(self, name), 1, lambda n: 8 * n * n,
+                         "the exact W1's N x N cost matrix")
+    checks.check_count("--hidden", self.hidden, 1,
+                       lambda n: 4 * self.seeds * 2 * (self.depth - 1) * n * n,
+                       f"the hidden-to-hidden weights of {self.seeds} seeds' generators and "
+                       f"critics")
     for name in ("wgan_lr", "clip", "gp_lr", "gan_lr", "ebgan_lr", "margin"):
       if not getattr(self, name) > 0:
         raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")

@@ -145,6 +145,7 @@ def _describe(metrics: dict[str, np.ndarray]) -> str:
 # Image (and toy) runs from a config, with checkpoints, logs and samples ----------------------
 
 ConfigError = checks.ConfigError  # a config or workdir that cannot run; nothing written
+CONFIG_WIDTHS = "--config.features, --config.mlp_hidden or --config.nz"  # what sizes the state
 
 
 class RunStopped(RuntimeError):
@@ -253,6 +254,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     warnings = checks.check_config(config)
     run = experiment.build(config)
     template = state_template(run, config.seed)
+    checks.check_state_fits(template, CONFIG_WIDTHS)
   except ValueError as e:  # ConfigError, DataError and the networks' own refusals
     raise ConfigError(str(e)) from None
   for warning in warnings:
@@ -396,10 +398,12 @@ def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.nd
   checks.check_seed("--seed", seed)
   config = load_config(workdir)
   checks.check_config(config)
-  checks.check_count("--num", num, 1, checks.example_bytes(config), "the samples")
+  checks.check_count("--num", num, 1, lambda n: n * checks.example_bytes(config), "the samples")
   run = experiment.build(config, with_data=False)
+  template = state_template(run, config.seed)
+  checks.check_state_fits(template, f"the widths in {workdir}/config.json")
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
-  state = checkpoints.restore_latest(state_template(run, config.seed))
+  state = checkpoints.restore_latest(template)
   checkpoints.close()
   if state is None:
     raise ValueError(f"{workdir!r} has no complete checkpoint yet")
