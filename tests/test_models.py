@@ -1,5 +1,8 @@
 """Tests for wgan_jax.models: shapes, ranges, filter schedules, norms and their batch coupling."""
 
+import re
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -257,3 +260,146 @@ def test_toy_mlp_output_shape(out_dim, shape):
   x = jnp.ones((BATCH, 2))
   variables = mlp.init(jax.random.key(0), x)
   assert mlp.apply(variables, x).shape == shape
+
+
+# The hand-written gradients of the DCGAN layers, against Flax's layers differentiated by autodiff.
+
+def _reference_layer(transpose, features):
+  if transpose:
+    return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")
+  return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+
+def _perturbed(variables, seed):
+  # Away from the zero bias and the 0.02 init scale, so that every term of the gradient counts.
+  leaves, tree = jax.tree.flatten(variables)
+  keys = jax.random.split(jax.random.key(seed), len(leaves))
+  return jax.tree.unflatten(tree, [p + 0.3 * jax.random.normal(k, p.shape)
+                                   for p, k in zip(leaves, keys)])
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("size, channels, features", [(8, 3, 5), (14, 4, 2)])
+def test_conv4x4_equals_flax_layer_with_its_gradients(transpose, size, channels, features):
+  x = jax.random.normal(jax.random.key(0), (3, size, size, channels))
+  reference = _reference_layer(transpose, features)
+  ours = models.Conv4x4(features, transpose=transpose)
+  variables = _perturbed(reference.init(jax.random.key(1), x), 2)
+  # Same parameter names and shapes: checkpoints of either load into the other.
+  assert (jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x))
+          == jax.tree.map(jnp.shape, variables))
+  np.testing.assert_allclose(jax.jit(ours.apply)(variables, x),
+                             jax.jit(reference.apply)(variables, x), rtol=1e-5, atol=1e-5)
+
+  def first(module):
+    return jax.grad(lambda v, x: jnp.sum(jnp.sin(module.apply(v, x))), argnums=(0, 1))
+
+  def penalty(module):
+    # The gradient penalty's shape: a function of the input gradient, differentiated again.
+    def value(v, x):
+      gx = jax.grad(lambda x: jnp.sum(jnp.sin(module.apply(v, x))))(x)
+      return jnp.sum(jnp.square(gx))
+    return jax.grad(value, argnums=(0, 1))
+
+  for derivative in (first, penalty):
+    ours_g = jax.jit(derivative(ours))(variables, x)
+    reference_g = jax.jit(derivative(reference))(variables, x)
+    for a, b in zip(jax.tree.leaves(ours_g), jax.tree.leaves(reference_g)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(b))))
+
+
+def test_whole_map_conv_equals_a_valid_flax_conv():
+  x = jax.random.normal(jax.random.key(0), (3, 4, 4, 6))
+  reference = nn.Conv(2, (4, 4), padding="VALID")
+  variables = _perturbed(reference.init(jax.random.key(1), x), 2)
+  ours = models.WholeMapConv(2)
+  assert (jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x))
+          == jax.tree.map(jnp.shape, variables))
+  np.testing.assert_allclose(ours.apply(variables, x), reference.apply(variables, x)[:, 0, 0],
+                             rtol=1e-5, atol=1e-5)
+
+
+class _FlaxCritic(nn.Module):
+  """The DCGAN critic written with Flax's own layers, as the oracle of DCGANCritic."""
+
+  norm: str
+
+  @nn.compact
+  def __call__(self, x, train=True):
+    h = x
+    for k in range(2):  # 16 -> 8 -> 4
+      h = nn.Conv(FEATURES * 2**k, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
+                  use_bias=k == 0 or self.norm == "none")(h)
+      if k > 0 and self.norm == "batch":
+        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(h)
+      elif k > 0 and self.norm == "layer":
+        h = nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5)(h)
+      h = nn.leaky_relu(h, 0.2)
+    return nn.Conv(1, (4, 4), padding="VALID")(h).reshape(x.shape[0])
+
+
+class _FlaxGenerator(nn.Module):
+  """The DCGAN generator written with Flax's own layers, as the oracle of DCGANGenerator."""
+
+  @nn.compact
+  def __call__(self, z, train=True):
+    h = nn.Dense(4 * 4 * 2 * FEATURES, use_bias=False)(z).reshape(z.shape[0], 4, 4, 2 * FEATURES)
+    for width, last in ((FEATURES, False), (3, True)):  # 4 -> 8 -> 16
+      h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(h))
+      h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=last)(h)
+    return jnp.tanh(h)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_dcgan_critic_equals_one_built_from_flax_layers(norm):
+  x = _images(16, 3, batch=4)
+  ours = models.DCGANCritic(16, 3, features=FEATURES, norm=norm)
+  reference = _FlaxCritic(norm)
+  variables = ours.init(jax.random.key(0), x)
+  assert (jax.tree.map(jnp.shape, reference.init(jax.random.key(0), x))
+          == jax.tree.map(jnp.shape, variables))
+  variables = {**variables, "params": _perturbed(variables["params"], 1)}
+  forward = lambda m: jax.jit(lambda v, x: _apply_train(m, v, x))(variables, x)
+  np.testing.assert_allclose(forward(ours), forward(reference), rtol=1e-5, atol=1e-5)
+  grad = lambda m: jax.jit(jax.grad(lambda p, x: jnp.sum(jnp.sin(
+      _apply_train(m, {**variables, "params": p}, x))), argnums=(0, 1)))(variables["params"], x)
+  for a, b in zip(jax.tree.leaves(grad(ours)), jax.tree.leaves(grad(reference))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(b))))
+
+
+def test_dcgan_generator_equals_one_built_from_flax_layers():
+  z = _noise(batch=4)
+  ours = models.DCGANGenerator(16, 3, nz=NZ, features=FEATURES)
+  reference = _FlaxGenerator()
+  variables = ours.init(jax.random.key(0), z)
+  assert (jax.tree.map(jnp.shape, reference.init(jax.random.key(0), z))
+          == jax.tree.map(jnp.shape, variables))
+  variables = {**variables, "params": _perturbed(variables["params"], 1)}
+  forward = lambda m: jax.jit(lambda v, z: _apply_train(m, v, z))(variables, z)
+  np.testing.assert_allclose(forward(ours), forward(reference), rtol=1e-5, atol=1e-5)
+  grad = lambda m: jax.jit(jax.grad(lambda p: jnp.sum(jnp.sin(
+      _apply_train(m, {**variables, "params": p}, z)))))(variables["params"])
+  for a, b in zip(jax.tree.leaves(grad(ours)), jax.tree.leaves(grad(reference))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(b))))
+
+
+def test_critic_gradient_in_a_loop_has_only_canonical_convolutions():
+  # XLA's CPU backend runs a convolution whose dimension labels are not (batch, spatial,
+  # feature) with a generic loop, tens of times slower, and inside a while loop it does not
+  # rewrite them into that form. Every convolution of a scanned critic update must be canonical.
+  critic = models.DCGANCritic(16, 3, features=FEATURES, norm="layer")
+  x = _images(16, 3, batch=4)
+  params = critic.init(jax.random.key(0), x)["params"]
+
+  def penalised_loss(p):
+    gx = jax.grad(lambda x: jnp.sum(critic.apply({"params": p}, x)))(x)
+    return jnp.sum(critic.apply({"params": p}, x)) + jnp.sum(jnp.square(gx))
+
+  def updates(p):
+    return jax.lax.scan(lambda p, _: (jax.tree.map(lambda a, g: a - 1e-3 * g, p,
+                                                   jax.grad(penalised_loss)(p)), None),
+                        p, None, length=2)[0]
+
+  hlo = jax.jit(updates).lower(params).compile().as_text()
+  labels = re.findall(r"convolution\(.*?dim_labels=(\S+?)[,\s]", hlo)
+  assert labels and set(labels) == {"b01f_01io->b01f"}, sorted(set(labels))

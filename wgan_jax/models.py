@@ -113,18 +113,117 @@ def _norm(h: jnp.ndarray, norm: str, train: bool) -> jnp.ndarray:
   return h
 
 
+# The DCGAN layers are stride-2 4x4 convolutions and their transposes, with PyTorch's padding 1.
+# Their forward passes are lax's own. Their gradients are written by hand with three operations
+# XLA runs fast on the CPU: the two forward convolutions (the input gradient of either is the
+# other, on the flipped kernel) and the kernel gradient of the strided convolution. Autodiff's
+# own rules give the transposed convolution's kernel gradient and the gradient penalty's second
+# derivatives as convolutions XLA's CPU backend runs several times slower. Same function, same
+# derivatives.
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def _flip(kernel_4x4xCxF: jnp.ndarray) -> jnp.ndarray:
+  """The kernel of the adjoint: spatially flipped, input and output features swapped."""
+  return kernel_4x4xCxF[::-1, ::-1].swapaxes(2, 3)
+
+
+def _strided_kernel_grad(x_BxHxWxC: jnp.ndarray, dy_BxhxwxF: jnp.ndarray) -> jnp.ndarray:
+  """d<dy, conv_down(x, k)>/dk, shape (4, 4, C, F).
+
+  A convolution of x with dy dilated by 2, written with the batch as the contracted feature
+  axis so that its dimension labels are the canonical (batch, spatial, feature) ones: XLA's CPU
+  backend rewrites autodiff's own layout into this form outside loops but not inside them, where
+  it then runs a generic convolution tens of times slower.
+  """
+  k_Cx4x4xF = jax.lax.conv_general_dilated(
+      x_BxHxWxC.transpose(3, 1, 2, 0), dy_BxhxwxF.astype(x_BxHxWxC.dtype).transpose(1, 2, 0, 3),
+      (1, 1), ((1, 1), (1, 1)), rhs_dilation=(2, 2), dimension_numbers=_DN)
+  return k_Cx4x4xF.transpose(1, 2, 0, 3)
+
+
+def _lax_down(x, kernel):
+  return jax.lax.conv_general_dilated(x, kernel, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
+
+
+@jax.custom_vjp
+def conv_down(x_BxHxWxC: jnp.ndarray, kernel_4x4xCxF: jnp.ndarray) -> jnp.ndarray:
+  """nn.Conv(F, (4, 4), strides 2, padding 1) without bias: (B, H, W, C) -> (B, H/2, W/2, F)."""
+  return _lax_down(x_BxHxWxC, kernel_4x4xCxF)
+
+
+def _conv_down_bwd(residuals, dy):
+  x, kernel = residuals
+  return conv_up(dy, _flip(kernel)), _strided_kernel_grad(x, dy)
+
+
+conv_down.defvjp(lambda x, k: (conv_down(x, k), (x, k)), _conv_down_bwd)
+
+
+@jax.custom_vjp
+def conv_up(x_BxHxWxC: jnp.ndarray, kernel_4x4xCxF: jnp.ndarray) -> jnp.ndarray:
+  """nn.ConvTranspose(F, (4, 4), strides 2, "SAME") without bias: -> (B, 2H, 2W, F)."""
+  return jax.lax.conv_transpose(x_BxHxWxC, kernel_4x4xCxF, (2, 2), "SAME", dimension_numbers=_DN)
+
+
+def _conv_up_bwd(residuals, dy):
+  x, kernel = residuals
+  return conv_down(dy, _flip(kernel)), _flip(_strided_kernel_grad(dy, x))
+
+
+conv_up.defvjp(lambda x, k: (conv_up(x, k), (x, k)), _conv_up_bwd)
+
+
+class Conv4x4(nn.Module):
+  """A stride-2 4x4 convolution (or its transpose) with nn.Conv's parameters: kernel, bias."""
+
+  features: int
+  use_bias: bool = True
+  transpose: bool = False  # upsampling, as nn.ConvTranspose(4x4, strides 2, "SAME")
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC: jnp.ndarray) -> jnp.ndarray:
+    kernel = self.param("kernel", _dcgan_kernel_init, (4, 4, x_BxHxWxC.shape[-1], self.features))
+    x, kernel = x_BxHxWxC.astype(self.dtype), kernel.astype(self.dtype)
+    y = conv_up(x, kernel) if self.transpose else conv_down(x, kernel)
+    if self.use_bias:
+      bias = self.param("bias", nn.initializers.zeros, (self.features,))
+      y = y + bias.reshape(1, 1, 1, self.features).astype(self.dtype)
+    return y
+
+
+class WholeMapConv(nn.Module):
+  """A valid convolution whose window is the whole (H, W) map, with nn.Conv's parameters.
+
+  It is a dense layer over the flattened map, and computed as one: (B, H, W, C) -> (B, F).
+  """
+
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC: jnp.ndarray) -> jnp.ndarray:
+    b, h, w, c = x_BxHxWxC.shape
+    kernel = self.param("kernel", _dcgan_kernel_init, (h, w, c, self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    x_BxD = x_BxHxWxC.reshape(b, h * w * c).astype(self.dtype)
+    y_BxF = x_BxD @ kernel.reshape(h * w * c, self.features).astype(self.dtype)
+    return y_BxF + bias.reshape(1, self.features).astype(self.dtype)
+
+
 def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
                   train: bool, dtype: Any = jnp.float32) -> jnp.ndarray:
   """n stride-2 4x4 convs with LeakyReLU 0.2, widths features * 2**k; no norm on the first.
 
-  Called inside a compact method, so its layers belong to the caller and its params stay flat.
+  Called inside a compact method, so its layers belong to the caller and its params stay flat
+  (named Conv_k, as nn.Conv's would be).
   """
   h = x_BxHxWxC
   for k in range(n):
     normed = k > 0 and norm != "none"
-    # Padding 1 on each side is PyTorch's Conv2d(4, 2, 1): an even size halves exactly.
-    h = nn.Conv(features * 2**k, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                use_bias=not normed, kernel_init=_dcgan_kernel_init, dtype=dtype)(h)
+    h = Conv4x4(features * 2**k, use_bias=not normed, dtype=dtype,
+                name=f"Conv_{k}")(h)
     if normed:
       h = _norm(h, norm, train)
     h = nn.leaky_relu(h, 0.2)
@@ -136,28 +235,20 @@ def _dcgan_decode(code_BxD: jnp.ndarray, channels: int, start: int, widths: Sequ
   """Dense to a start x start map, len(widths) stride-2 4x4 transposed convs; pre-activations out.
 
   widths[k] is the number of filters of the map after k doublings; the last transposed conv maps
-  to `channels`. Layers belong to the caller, as in `_dcgan_encode`.
+  to `channels`. Layers belong to the caller, as in `_dcgan_encode` (named ConvTranspose_k).
   """
   batch = code_BxD.shape[0]
   # A Dense to a start x start map is the reference's 4x4 ConvTranspose2d on a 1x1 input.
   h = nn.Dense(start * start * widths[0], use_bias=not batch_norm,
                kernel_init=_dcgan_kernel_init, dtype=dtype)(code_BxD)
   h = h.reshape(batch, start, start, widths[0])
-  for width in widths[1:]:
-    h = _norm_relu(h, batch_norm, train)
-    h = _up(width, use_bias=not batch_norm, dtype=dtype)(h)
-  h = _norm_relu(h, batch_norm, train)
-  return _up(channels, use_bias=True, dtype=dtype)(h).astype(jnp.float32)
-
-
-def _norm_relu(h: jnp.ndarray, batch_norm: bool, train: bool) -> jnp.ndarray:
-  return nn.relu(_batch_norm(train)(h) if batch_norm else h)
-
-
-def _up(width: int, use_bias: bool, dtype: Any = jnp.float32) -> nn.ConvTranspose:
-  # 'SAME' on a stride-2 4x4 transposed conv pads (2, 2): PyTorch's ConvTranspose2d(4, 2, 1).
-  return nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=use_bias,
-                          kernel_init=_dcgan_kernel_init, dtype=dtype)
+  out_widths = list(widths[1:]) + [channels]
+  for k, width in enumerate(out_widths):
+    h = nn.relu(_batch_norm(train)(h) if batch_norm else h)
+    last = k == len(out_widths) - 1
+    h = Conv4x4(width, use_bias=last or not batch_norm, transpose=True, dtype=dtype,
+                name=f"ConvTranspose_{k}")(h)
+  return h.astype(jnp.float32)
 
 
 class DCGANGenerator(nn.Module):
@@ -211,10 +302,9 @@ class DCGANCritic(nn.Module):
     start, n = dcgan_geometry(self.image_size)
     _check_image(x_BxHxWxC, self.image_size, self.channels)
     h = _dcgan_encode(x_BxHxWxC, self.features, n, self.norm, train, self.dtype)
-    # A valid start x start conv is a dense layer over the last map: one unbounded score.
-    scores_Bx1x1x1 = nn.Conv(1, (start, start), padding="VALID",
-                             kernel_init=_dcgan_kernel_init, dtype=self.dtype)(h)
-    return scores_Bx1x1x1.reshape(x_BxHxWxC.shape[0]).astype(jnp.float32)
+    # The reference's valid start x start conv to one unbounded score.
+    scores_Bx1 = WholeMapConv(1, dtype=self.dtype, name=f"Conv_{n}")(h)
+    return scores_Bx1[:, 0].astype(jnp.float32)
 
 
 class MLPGenerator(nn.Module):

@@ -91,9 +91,11 @@ class GANSpec:
   # generator iterations and on every 500th one, otherwise n_critic.
   official_schedule: bool = False
   warmup_critic_iters: int = 100
-  # Unroll the n_critic critic iterations and the steps of ``train_steps`` instead of looping:
-  # XLA on CPU runs convolutions about 9 times slower inside a loop than outside one
-  # (benchmarks/cpu_conv_loops.py). The official schedule's extra critic iterations stay a loop.
+  # Unroll the n_critic critic iterations and the steps of ``train_steps`` instead of looping
+  # (the official schedule's extra critic iterations stay a loop): a longer compilation, for
+  # code in which XLA's CPU backend runs something slower inside a loop than outside one, as it
+  # does the kernel gradients of Flax's own convolutions (benchmarks/cpu_conv_loops.py; the
+  # DCGAN models' layers avoid them).
   unroll: bool = False
   # ``train_steps``' data holds one entry per step along axis 0 (host-fed images, see
   # ``images.HostFeed``) instead of one dataset for every step.

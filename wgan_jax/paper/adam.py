@@ -98,7 +98,7 @@ class Settings:
   mnist_features: int = 16
   mnist_batch_size: int = 64
   mnist_lr: float = 5e-5
-  mnist_unroll: bool = True
+  mnist_unroll: bool = False
   num_samples: int = 1000  # digits judged per MNIST run
   num_real: int = 1000
   seed: int = 0
@@ -107,7 +107,7 @@ class Settings:
 # A smoke test: two optimisers on the ring, one on MNIST, tiny networks, a few steps.
 QUICK = Settings(runs=("rmsprop", "adam_b1_0.9"), mnist_runs=("rmsprop",), toy_iters=20,
                  toy_seeds=1, toy_hidden=8, toy_eval_samples=200, mnist_steps=2,
-                 mnist_features=4, mnist_batch_size=8, mnist_unroll=False, num_samples=50,
+                 mnist_features=4, mnist_batch_size=8, num_samples=50,
                  num_real=50)
 
 
@@ -348,7 +348,7 @@ def train_mnist(settings: Settings, run: OptimizerRun, classifier, real) -> dict
   spec, data = mnist_spec(settings, run)
   steps = steps_lib.make_steps(spec)
   start = time.perf_counter()
-  # One step per dispatch: unrolled, as the CPU configs run (see experiments/configs/mnist.py).
+  # One step per dispatch, as the CPU configs run (see experiments/configs/mnist.py).
   state, history = train.train_seeds(steps, [settings.seed], settings.mnist_steps,
                                      eval_every=settings.mnist_steps, chunk=1, data=data,
                                      label=f"mnist/{run.name}")
