@@ -57,3 +57,19 @@ def test_bench_refuses_bad_flags_in_one_line(argv, words, capsys, tmp_path):
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and words in err[0]
   assert not os.listdir(tmp_path)
+
+
+def test_targets_mark_each_goal_reached_or_not():
+  bench = _bench_module()
+  limit = 100e9
+  row = lambda model, rate, flops: {
+      "model": model, "method": "wgan", "mode": "step", "steps_per_dispatch": 1, "seeds": 1,
+      "gen_iters_per_s_all_seeds": rate, "achieved_flops_per_s": rate * flops}
+  records = [row("dcgan32", 2.0, 35e9),  # 70% of the limit, 2.0 / 1.0 = 2x PyTorch
+             row("dcgan64", 0.5, 100e9)]  # 50% of the limit, 0.5 / 0.4 = 1.25x PyTorch
+  torch = {("dcgan32", "wgan"): 1.0, ("dcgan64", "wgan"): 0.4}
+  table = bench.targets(records, limit, torch)
+  dcgan32 = next(line for line in table if line.startswith("| dcgan32"))
+  dcgan64 = next(line for line in table if line.startswith("| dcgan64"))
+  assert "70 (60: reached)" in dcgan32 and "2.00 (1.5: reached)" in dcgan32
+  assert "50 (60: NOT reached)" in dcgan64 and "1.25 (1.5: NOT reached)" in dcgan64
