@@ -38,7 +38,10 @@ def test_end_to_end(tmp_path):
       assert len(row["per_seed"]) == 2
       assert row["modes_min"] <= row["modes_mean"] <= {"ring8": 8, "grid25": 25}[dataset]
       assert 0 <= row["high_quality_pct_mean"] <= 100
+      w1 = [r["w1"] for r in row["per_seed"]]  # two seeds: SE = |a - b| / 2
+      assert row["w1_se"] == pytest.approx(abs(w1[0] - w1[1]) / 2)
   assert "| ring8 | wgan-gp |" in (workdir / "summary.md").read_text()
+  assert " ± " in (workdir / "summary.md").read_text()
   assert not [p for p in workdir.rglob("*.tmp*")]
 
 
@@ -62,3 +65,11 @@ def test_bad_flags_fail_in_one_line(tmp_path, flag, message):
   assert len(lines) == 1 and message in lines[0], result.stderr
   assert "Traceback" not in result.stderr
   assert not workdir.exists()
+
+
+def test_standard_error_by_hand():
+  from wgan_jax import gaussians  # pylint: disable=import-outside-toplevel
+  # [1, 2, 3, 6]: mean 3, squared deviations 4 + 1 + 0 + 9 = 14, std sqrt(14 / 3), SE that / 2.
+  assert gaussians.standard_error(np.array([1.0, 2.0, 3.0, 6.0])) == pytest.approx(
+      (14 / 3) ** 0.5 / 2)
+  assert np.isnan(gaussians.standard_error(np.array([4.0])))

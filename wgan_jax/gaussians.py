@@ -49,7 +49,8 @@ class GaussiansConfig:
 
   datasets: tuple[str, ...] = _field(DATASETS, "Mixtures to train on: ring8, grid25.")
   methods: tuple[str, ...] = _field(METHODS, "Methods: gan (-log D), wgan, wgan-gp, ebgan.")
-  seeds: int = _field(3, "Seeds per dataset and method, trained at once with vmap.")
+  seeds: int = _field(10, "Seeds per dataset and method, trained at once with vmap (PacGAN's "
+                      "table: 10 trials).")
   iters: int = _field(10000, "Generator iterations per run.")
   # Networks and data, shared by every method.
   hidden: int = _field(64, "Width of the hidden ReLU layers of the generator and the critic.")
@@ -285,6 +286,12 @@ def train_one(config: GaussiansConfig, dataset: toy.ToyDataset, method: str,
   return result if w1_pool is not None else resolve_w1(result)
 
 
+def standard_error(values: np.ndarray) -> float:
+  """The standard error of the mean over seeds, std (n - 1 dof) / sqrt(n); NaN for one seed."""
+  n = len(values)
+  return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+
+
 def summarize(method: str, result: dict) -> dict:
   """The summary row of one (dataset, method)."""
   per_seed = result["per_seed"]
@@ -292,14 +299,18 @@ def summarize(method: str, result: dict) -> dict:
   estimate_SxT = result["estimate_SxT"]
   tail = max(estimate_SxT.shape[1] // 100, 1)
   final_estimate = float(np.mean(np.median(estimate_SxT[:, -tail:], axis=1)))
+  column = lambda name, scale=1: scale * np.asarray([r[name] for r in per_seed], np.float64)
+  modes, high_quality = column("modes"), column("high_quality", 100)
+  reverse_kl, w1 = column("reverse_kl"), column("w1")
   return {
-      "modes_mean": float(np.mean([r["modes"] for r in per_seed])),
-      "modes_min": int(min(r["modes"] for r in per_seed)),
-      "high_quality_pct_mean": 100 * float(np.mean([r["high_quality"] for r in per_seed])),
-      "high_quality_pct_min": 100 * float(min(r["high_quality"] for r in per_seed)),
-      "reverse_kl_mean": float(np.mean([r["reverse_kl"] for r in per_seed])),
-      "reverse_kl_max": float(max(r["reverse_kl"] for r in per_seed)),
-      "w1_mean": float(np.mean([r["w1"] for r in per_seed])),
+      "modes_mean": float(np.mean(modes)), "modes_se": standard_error(modes),
+      "modes_min": int(np.min(modes)),
+      "high_quality_pct_mean": float(np.mean(high_quality)),
+      "high_quality_pct_se": standard_error(high_quality),
+      "high_quality_pct_min": float(np.min(high_quality)),
+      "reverse_kl_mean": float(np.mean(reverse_kl)), "reverse_kl_se": standard_error(reverse_kl),
+      "reverse_kl_max": float(np.max(reverse_kl)),
+      "w1_mean": float(np.mean(w1)), "w1_se": standard_error(w1),
       "final_estimate": final_estimate,
       "estimate_name": steps_lib.ESTIMATE_NAMES[method],
       "wall_time_s": result["wall_time_s"],
@@ -313,22 +324,23 @@ def summary_markdown(config: GaussiansConfig, summary: dict) -> str:
       "",
       f"{config.seeds} seeds, {config.iters} generator iterations, {config.eval_samples} samples "
       "per seed; VEEGAN/PacGAN protocol (high quality = within 3 std of the nearest centre); "
-      "W1 = exact optimal transport (POT) against as many real samples. Mean over seeds "
-      "(min or max where stated).",
+      "W1 = exact optimal transport (POT) against as many real samples. Mean ± standard "
+      "error over seeds (std / sqrt(seeds)), min or max where stated.",
       "",
-      "| dataset | method | modes (mean) | modes (min) | high quality % (mean / min) "
-      "| reverse KL (mean / max) | exact W1 | final estimate | wall time (s) |",
+      "| dataset | method | modes (mean ± SE) | modes (min) | high quality % (mean ± SE / min) "
+      "| reverse KL (mean ± SE / max) | exact W1 (mean ± SE) | final estimate | wall time (s) |",
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ]
+  pm = lambda row, name, spec: f"{row[name + '_mean']:{spec}} ± {row[name + '_se']:{spec}}"
   for dataset, rows in summary["results"].items():
     for method, row in rows.items():
       estimate = ("n/a" if not row["estimate_name"]
                   else f"{row['final_estimate']:.4f} ({row['estimate_name'].split(' ')[0]})")
       lines.append(
-          f"| {dataset} | {method} | {row['modes_mean']:.2f} | {row['modes_min']} | "
-          f"{row['high_quality_pct_mean']:.1f} / {row['high_quality_pct_min']:.1f} | "
-          f"{row['reverse_kl_mean']:.4f} / {row['reverse_kl_max']:.4f} | {row['w1_mean']:.4f} | "
-          f"{estimate} | {row['wall_time_s']:.0f} |")
+          f"| {dataset} | {method} | {pm(row, 'modes', '.2f')} | {row['modes_min']} | "
+          f"{pm(row, 'high_quality_pct', '.1f')} / {row['high_quality_pct_min']:.1f} | "
+          f"{pm(row, 'reverse_kl', '.4f')} / {row['reverse_kl_max']:.4f} | "
+          f"{pm(row, 'w1', '.4f')} | {estimate} | {row['wall_time_s']:.0f} |")
   lines += ["", f"Total wall time: {summary['total_wall_time_s']:.0f} s on {summary['machine']}.",
             ""]
   return "\n".join(lines)
