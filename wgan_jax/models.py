@@ -142,14 +142,11 @@ def _strided_kernel_grad(x_BxHxWxC: jnp.ndarray, dy_BxhxwxF: jnp.ndarray) -> jnp
   return k_Cx4x4xF.transpose(1, 2, 0, 3)
 
 
-def _lax_down(x, kernel):
-  return jax.lax.conv_general_dilated(x, kernel, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
-
-
 @jax.custom_vjp
 def conv_down(x_BxHxWxC: jnp.ndarray, kernel_4x4xCxF: jnp.ndarray) -> jnp.ndarray:
   """nn.Conv(F, (4, 4), strides 2, padding 1) without bias: (B, H, W, C) -> (B, H/2, W/2, F)."""
-  return _lax_down(x_BxHxWxC, kernel_4x4xCxF)
+  return jax.lax.conv_general_dilated(x_BxHxWxC, kernel_4x4xCxF, (2, 2), ((1, 1), (1, 1)),
+                                      dimension_numbers=_DN)
 
 
 def _conv_down_bwd(residuals, dy):
@@ -222,8 +219,7 @@ def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
   h = x_BxHxWxC
   for k in range(n):
     normed = k > 0 and norm != "none"
-    h = Conv4x4(features * 2**k, use_bias=not normed, dtype=dtype,
-                name=f"Conv_{k}")(h)
+    h = Conv4x4(features * 2**k, use_bias=not normed, dtype=dtype, name=f"Conv_{k}")(h)
     if normed:
       h = _norm(h, norm, train)
     h = nn.leaky_relu(h, 0.2)
@@ -299,7 +295,7 @@ class DCGANCritic(nn.Module):
   def __call__(self, x_BxHxWxC: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     if self.norm not in _CRITIC_NORMS:
       raise ValueError(f"unknown critic norm {self.norm!r}; expected one of {_CRITIC_NORMS}")
-    start, n = dcgan_geometry(self.image_size)
+    _, n = dcgan_geometry(self.image_size)
     _check_image(x_BxHxWxC, self.image_size, self.channels)
     h = _dcgan_encode(x_BxHxWxC, self.features, n, self.norm, train, self.dtype)
     # The reference's valid start x start conv to one unbounded score.
