@@ -432,14 +432,15 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
             ([MNIST, "--config.features=100000", f"--workdir={usable}"],
              "the networks and optimiser states need")]
   if script == "gaussians.py":
+    sizes = ["--seeds=3", "--hidden=64", "--depth=3", "--noise_dim=2"]  # float32, 2-D points
     return [*[([f"--workdir={w}"], m) for w, m in workdirs],
             ([f"--eval_samples={BIG}", f"--workdir={usable}"],
              "--eval_samples must be at most 2147483647"),
             (["--eval_samples=1000000", f"--workdir={usable}"],  # N x N float64 distances
              f"use at most {math.isqrt(physical_memory() // 8)}"),
-            (["--hidden=1000000", f"--workdir={usable}"],  # 2 kernels of H x H, 3 seeds, float32
+            ([*sizes, "--hidden=1000000", f"--workdir={usable}"],  # 2 kernels of H x H each
              f"use at most {math.isqrt(physical_memory() // (4 * 3 * 2 * 2))}"),
-            ([f"--batch_size={2**31 - 1}", f"--workdir={usable}"],  # 3 seeds, 64-unit layers
+            ([*sizes, f"--batch_size={2**31 - 1}", f"--workdir={usable}"],
              f"use at most {physical_memory() // (4 * 3 * (2 * 2 + 2 + 64))}")]
   if script == "sample.py":
     run = root / "toy_run"
