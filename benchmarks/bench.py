@@ -53,17 +53,16 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from wgan_jax import experiment
 from wgan_jax import files
-from wgan_jax import models
-from wgan_jax import optim
 from wgan_jax import steps as steps_lib
-from wgan_jax.data import toy
+from wgan_jax.configs import bench as bench_configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = ("toy", "toy64", "dcgan32", "dcgan64")
-METHODS = ("wgan", "wgan-gp")
+MODELS = bench_configs.MODELS
+METHODS = bench_configs.METHODS
 MODES = ("step", "scan", "vmap")
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+DTYPES = tuple(experiment.DTYPES)
 TOY_BATCH = 256
 DEFAULT_TORCH_REF = os.path.join(os.path.dirname(ROOT), "shared", "bench", "ref_torch_toy.py")
 TORCH_DCGAN = os.path.join(ROOT, "benchmarks", "torch_dcgan.py")
@@ -131,28 +130,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 # The configurations --------------------------------------------------------------------------
 
-def toy_spec(method: str, dtype, hidden: int = 512, unroll: bool = False) -> steps_lib.GANSpec:
-  """The official toy script's setup: 3 x 512 ReLU MLPs, batch 256, n_critic 5, ring8."""
-  gen_tx, critic_tx = optim.paper_optimizers(method)
-  return steps_lib.GANSpec(
-      generator=models.MLP((hidden,) * 3, 2, dtype=dtype),
-      critic=models.MLP((hidden,) * 3, 1, dtype=dtype),
-      generator_tx=gen_tx, critic_tx=critic_tx, objective=steps_lib.Objective(method),
-      sample_real=toy.get_dataset("ring8").sample, noise_dim=2, batch_size=TOY_BATCH, n_critic=5,
-      unroll=unroll)
-
-
-def dcgan_spec(size: int, method: str, dtype, features: int = 64,
-               unroll: bool = False) -> steps_lib.GANSpec:
-  """DCGAN at size x size x 3, batch 64, n_critic 5; random images (the rate ignores content)."""
-  gen_tx, critic_tx = optim.paper_optimizers(method)
-  return steps_lib.GANSpec(
-      generator=models.DCGANGenerator(size, 3, nz=100, features=features, dtype=dtype),
-      critic=models.DCGANCritic(size, 3, features=features,
-                                norm="batch" if method == "wgan" else "layer", dtype=dtype),
-      generator_tx=gen_tx, critic_tx=critic_tx, objective=steps_lib.Objective(method),
-      sample_real=lambda key, n: jax.random.uniform(key, (n, size, size, 3), minval=-1.0),
-      noise_dim=100, batch_size=64, n_critic=5, unroll=unroll)
+def spec_of(model: str, method: str, dtype: str, width: int | None = None,
+            unroll: bool = False) -> steps_lib.GANSpec:
+  """The GANSpec of wgan_jax/configs/bench.py's ``<model>-<method>``; ``width`` sets the toy's
+  hidden units or the DCGAN's filters."""
+  config = bench_configs.get_config(f"{model}-{method}")
+  config.run.dtype, config.schedule.unroll = dtype, unroll
+  if width is not None:
+    for network in (config.generator, config.critic):
+      network.update(dict(hidden=width) if model.startswith("toy") else dict(features=width))
+  return experiment.build(config).spec
 
 
 # Measuring ----------------------------------------------------------------------------------
@@ -223,16 +210,10 @@ def matmul_flops_per_s(m: int, k: int, n: int, min_time: float, repeats: int,
 
 def bench_config(model: str, method: str, modes: list[str], args, device: str) -> list[dict]:
   """Every requested mode of one (model, method)."""
-  dtype = DTYPES[args.dtype]
   is_toy = model.startswith("toy")
-  if is_toy:
-    hidden = args.toy_hidden if model == "toy" else MAIN_JOB_HIDDEN
-    spec = toy_spec(method, dtype, hidden)
-    count_spec = toy_spec(method, dtype, hidden, unroll=True)
-  else:
-    size = int(model[len("dcgan"):])
-    spec = dcgan_spec(size, method, dtype, args.image_features)
-    count_spec = dcgan_spec(size, method, dtype, args.image_features, unroll=True)
+  width = args.toy_hidden if model == "toy" else None if is_toy else args.image_features
+  spec = spec_of(model, method, args.dtype, width)
+  count_spec = spec_of(model, method, args.dtype, width, unroll=True)
   scan_k = args.scan_steps if is_toy else args.image_scan_steps
   vmap_k = MAIN_JOB_STEPS if model == "toy64" else args.scan_steps if is_toy else 1
   seeds = (MAIN_JOB_SEEDS if model == "toy64" else args.seeds if is_toy
@@ -335,7 +316,7 @@ def torch_dcgan_reference(python: str, size: int, method: str, features: int, mi
   rate, output = _run_torch(python, [TORCH_DCGAN, "--size", str(size), "--loss", method,
                                      "--features", str(features), "--min_time", str(min_time)],
                             "gen_iters_per_s")
-  spec = dcgan_spec(size, method, jnp.float32, features)
+  spec = spec_of(f"dcgan{size}", method, "float32", features)
   state = jax.eval_shape(steps_lib.make_steps(spec).init, jax.random.key(0))
   ours = {"generator_params": state.generator_params, "critic_params": state.critic_params}
   for name, params in ours.items():

@@ -1,13 +1,14 @@
-r"""The paper's claims, measured: every part, then report.md (issue 4).
+r"""The paper's claims, measured: every part, then report.md.
 
     make reproduce-paper     # every part in runs/paper (PAPER_WORKDIR), within an hour on 2 cores
     make reproduce-lines     # Figure 1 alone
     python experiments/reproduce_paper.py --workdir=runs/paper --parts=lines,meaningful_loss
     python experiments/reproduce_paper.py --workdir=/tmp/paper_quick --quick   # a smoke test
 
-Parts (``wgan_jax/paper/``): gaussians (Figure 2, the gaussians reproduction), lines (Figure 1,
-parallel lines), meaningful_loss (the estimate against the exact W1 over training),
-architectures (Figures 6-8 on MNIST), adam (Adam against RMSProp). Each runs in
+Parts (``wgan_jax/paper/``, each with its config in ``wgan_jax/configs/<part>.py`` and its
+``quick`` variant): gaussians (Figure 2, the gaussians reproduction), lines (Figure 1, parallel
+lines), meaningful_loss (the estimate against the exact W1 over training), architectures
+(Figures 6-8 on MNIST), adam (Adam against RMSProp). Each runs in
 ``<workdir>/<part>/`` and writes its figures and result.json there; a part whose result.json
 exists is reused, not run again, so a killed run resumes (delete a part's folder to redo it).
 ``<workdir>/report.md`` then holds every figure, every table and a verdict for each claim, with

@@ -1,6 +1,6 @@
 r"""Trains a GAN from a config file: a thin launcher of wgan_jax.train.train_and_evaluate.
 
-    python experiments/train_images.py --config=experiments/configs/mnist.py --workdir=runs/mnist
+    python experiments/train_images.py --config=wgan_jax/configs/mnist.py --workdir=runs/mnist
 
 Running the same command on the same workdir resumes from its latest checkpoint, after a crash,
 a SIGKILL or a SIGTERM or Ctrl-C (which checkpoint and exit 0). Exit status: 0 done or
@@ -16,8 +16,10 @@ from ml_collections import config_flags
 from wgan_jax import config_flags as wgan_flags
 from wgan_jax import lock
 from wgan_jax import train
+from wgan_jax.configs import base
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (experiments/configs/).")
+_CONFIG = config_flags.DEFINE_config_file("config", None,
+                                          "A config file of wgan_jax/configs/[:variant].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints, logs and samples go.")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -37,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main)
+  wgan_flags.run(main, config=base)

@@ -28,9 +28,13 @@ from wgan_jax import config_flags as wgan_flags
 # ml_collections loads config files with the deprecated load_module, once per parse.
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = os.path.join(ROOT, "experiments", "configs")
+CONFIGS = os.path.join(ROOT, "wgan_jax", "configs")
 TOY = f"--config={CONFIGS}/toy.py:tiny"
 MNIST = f"--config={CONFIGS}/mnist.py:quick"
+# experiments/gaussians.py's default, named: the launcher is loaded once per driver process, and
+# ml_collections reads the overrides of a default config only from the argv of that import.
+GAUSSIANS = f"--config={CONFIGS}/gaussians.py"
+MNIST_REPRODUCTION = f"--config={CONFIGS}/mnist_reproduction.py:quick"
 
 
 def load_script(name: str):
@@ -107,24 +111,34 @@ def data(tmp_path_factory):
 
 # (launcher arguments, the message the last line must contain). {data} is the fixture's folder.
 TRAIN_CASES = [
-    ([TOY, "--config.method=vae"], "--config.method: unknown method 'vae'"),
-    ([TOY, "--config.generator=resnet"], "--config.generator: unknown generator 'resnet'"),
-    ([MNIST, "--config.critic=resnet"], "--config.critic: unknown critic 'resnet'"),
-    ([MNIST, "--config.critic_norm=group"], "--config.critic_norm: unknown critic norm 'group'"),
-    ([TOY, "--config.gan_generator_loss=hinge"], "unknown generator loss 'hinge'"),
-    ([TOY, "--config.num_steps=0"], "--config.num_steps must be at least 1, got 0"),
-    ([TOY, "--config.checkpoint_every=-5"], "--config.checkpoint_every must be at least 1"),
-    ([TOY, "--config.steps_per_dispatch=0"], "--config.steps_per_dispatch must be at least 1"),
-    ([TOY, "--config.keep_checkpoints=0"], "--config.keep_checkpoints must be at least 1"),
-    ([TOY, "--config.batch_size=0"], "--config.batch_size must be at least 1"),
-    ([TOY, "--config.n_critic=0"], "--config.n_critic must be at least 1"),
-    ([TOY, "--config.nz=0"], "--config.nz must be at least 1"),
-    ([TOY, "--config.seed=-1"], "--config.seed must be at least 0"),
-    ([MNIST, "--config.data_limit=-3"], "--config.data_limit must be at least 0"),
-    ([MNIST, "--config.channels=2"], "--config.channels must be 1 or 3, got 2"),
-    ([TOY, "--config.gp_weight=-1"], "--config.gp_weight must be a finite number of at least 0"),
-    ([TOY, "--config.margin=0"], "--config.margin must be a finite number above 0"),
-    ([TOY, "--config.dataset="], "--config.dataset must name a dataset"),
+    ([TOY, "--config.objective.method=vae"], "--config.objective.method: unknown method 'vae'"),
+    ([TOY, "--config.generator.name=resnet"],
+     "--config.generator.name: unknown generator 'resnet'"),
+    ([MNIST, "--config.critic.name=resnet"], "--config.critic.name: unknown critic 'resnet'"),
+    ([MNIST, "--config.critic.norm=group"], "--config.critic.norm: unknown critic norm 'group'"),
+    ([TOY, "--config.objective.gan_generator_loss=hinge"],
+     "--config.objective.gan_generator_loss: unknown generator loss 'hinge'"),
+    ([TOY, "--config.schedule.num_steps=0"],
+     "--config.schedule.num_steps must be at least 1, got 0"),
+    ([TOY, "--config.run.checkpoint_every=-5"],
+     "--config.run.checkpoint_every must be at least 1"),
+    ([TOY, "--config.schedule.steps_per_dispatch=0"],
+     "--config.schedule.steps_per_dispatch must be at least 1"),
+    ([TOY, "--config.run.keep_checkpoints=0"], "--config.run.keep_checkpoints must be at least 1"),
+    ([TOY, "--config.schedule.batch_size=0"], "--config.schedule.batch_size must be at least 1"),
+    ([TOY, "--config.schedule.n_critic=0"], "--config.schedule.n_critic must be at least 1"),
+    ([TOY, "--config.generator.noise_dim=0"], "--config.generator.noise_dim must be at least 1"),
+    ([TOY, "--config.generator.depth=0"], "--config.generator.depth must be at least 1"),
+    ([TOY, "--config.critic.hidden=0"], "--config.critic.hidden must be at least 1"),
+    ([MNIST, "--config.critic.features=0"], "--config.critic.features must be at least 1"),
+    ([TOY, "--config.run.seed=-1"], "--config.run.seed must be at least 0"),
+    ([MNIST, "--config.data.limit=-3"], "--config.data.limit must be at least 0"),
+    ([MNIST, "--config.data.channels=2"], "--config.data.channels must be 1 or 3, got 2"),
+    ([TOY, "--config.objective.gp_weight=-1"],
+     "--config.objective.gp_weight must be a finite number of at least 0"),
+    ([TOY, "--config.objective.margin=0"],
+     "--config.objective.margin must be a finite number above 0"),
+    ([TOY, "--config.data.dataset="], "--config.data.dataset must name a dataset"),
     ([TOY, "--config.critic_optimizer.name=sgd"],
      "--config.critic_optimizer.name: unknown optimiser 'sgd'"),
     ([TOY, "--config.critic_optimizer.learning_rate=0"],
@@ -136,32 +150,42 @@ TRAIN_CASES = [
      "--config.generator_optimizer.b2 must lie in [0, 1)"),
     ([MNIST, "--config.critic_optimizer.clip=-0.01"],
      "--config.critic_optimizer.clip must be a finite number above 0"),
-    ([TOY, "--config.generator=dcgan"],
-     "--config.generator='dcgan' is an image network but --config.dataset='ring8' is 2-D"),
-    ([MNIST, "--config.critic=toy_mlp"],
-     "--config.critic='toy_mlp' is a 2-D network but --config.dataset='mnist_offline' holds"),
-    ([TOY, "--config.method=ebgan"], "--config.method=ebgan needs an autoencoder critic"),
-    ([TOY, "--config.critic=toy_autoencoder"],
-     "--config.critic='toy_autoencoder' scores with an energy"),
-    ([MNIST, "--config.method=wgan-gp"],
-     "--config.critic_norm=batch with --config.method=wgan-gp: the gradient penalty needs a "
-     "critic without BatchNorm"),
-    ([MNIST, "--config.image_size=30"], "--config.image_size: DCGAN cannot handle image_size=30"),
-    ([MNIST, "--config.dtype=float16"], "--config.dtype: unknown dtype 'float16'"),
+    ([TOY, "--config.critic_optimizer.name=frozen"],
+     "--config.critic_optimizer.name=frozen: every method trains its critic"),
+    ([TOY, "--config.generator.name=dcgan"],
+     "--config.generator.name='dcgan' is an image network but --config.data.dataset='ring8' is "
+     "2-D"),
+    ([MNIST, "--config.critic.name=toy_mlp"],
+     "--config.critic.name='toy_mlp' is a 2-D network but --config.data.dataset='mnist_offline' "
+     "holds"),
+    ([TOY, "--config.objective.method=ebgan"],
+     "--config.objective.method=ebgan needs an autoencoder critic"),
+    ([TOY, "--config.critic.name=toy_autoencoder"],
+     "--config.critic.name='toy_autoencoder' scores with an energy"),
+    ([MNIST, "--config.objective.method=wgan-gp"],
+     "--config.critic.norm=batch with --config.objective.method=wgan-gp: the gradient penalty "
+     "needs a critic without BatchNorm"),
+    ([MNIST, "--config.data.image_size=30"],
+     "--config.data.image_size: DCGAN cannot handle image_size=30"),
+    ([MNIST, "--config.run.dtype=float16"], "--config.run.dtype: unknown dtype 'float16'"),
     ([TOY, "--config.nosuch=1"], "--config.nosuch: the config has no field 'nosuch'"),
-    ([TOY, "--config.num_steps=abc"], "--config.num_steps=abc: invalid literal for int()"),
+    ([TOY, "--config.schedule.nosuch=1"],
+     "--config.schedule.nosuch: the config has no field 'nosuch'"),
+    ([TOY, "--config.schedule.num_steps=abc"],
+     "--config.schedule.num_steps=abc: invalid literal for int()"),
     ([f"--config={CONFIGS}/toy.py:huge"], "unknown variant 'huge' of toy.py"),
     ([f"--config={CONFIGS}/no_such_config.py"], "--config: cannot load config file"),
     ([TOY, "unexpected"], "unexpected arguments: unexpected"),
     # Data: missing, empty, nothing decodable (named), an unknown or unprepared tfds set.
-    ([MNIST, "--config.dataset=folder:/no/such/folder"], "folder /no/such/folder does not exist"),
-    ([MNIST, "--config.dataset=folder:{data}/empty"], "empty contains no JPEG or PNG images"),
-    ([MNIST, "--config.dataset=folder:{data}/text_only"],
+    ([MNIST, "--config.data.dataset=folder:/no/such/folder"],
+     "folder /no/such/folder does not exist"),
+    ([MNIST, "--config.data.dataset=folder:{data}/empty"], "empty contains no JPEG or PNG images"),
+    ([MNIST, "--config.data.dataset=folder:{data}/text_only"],
      "text_only contains no JPEG or PNG images (1 other files)"),
-    ([MNIST, "--config.dataset=folder:{data}/corrupt_only"],
+    ([MNIST, "--config.data.dataset=folder:{data}/corrupt_only"],
      "has no image that can be decoded (1 unreadable JPEG/PNG files, e.g. broken.png)"),
-    ([MNIST, "--config.dataset=no_such_images"], "unknown tfds dataset 'no_such_images'"),
-    ([MNIST, "--config.dataset=mnist", "--config.data_dir={data}/tfds"],
+    ([MNIST, "--config.data.dataset=no_such_images"], "unknown tfds dataset 'no_such_images'"),
+    ([MNIST, "--config.data.dataset=mnist", "--config.data.data_dir={data}/tfds"],
      "tfds dataset 'mnist' is not prepared in {data}/tfds"),
 ]
 
@@ -184,11 +208,11 @@ def test_train_images_refuses_bad_input(tmp_path, data, capsys, args, message):
 def test_bad_config_leaves_an_existing_run_untouched(tmp_path, data, capsys):
   workdir = tmp_path / "run"
   (workdir / "checkpoints" / "10").mkdir(parents=True)
-  (workdir / "config.json").write_text('{"method": "wgan"}')
+  (workdir / "config.json").write_text('{"objective": {"method": "wgan"}}')
   (workdir / "metrics.jsonl").write_text('{"step": 1}\n')
   before = snapshot(workdir)
-  for args in ([TOY, "--config.method=vae"], [MNIST, "--config.image_size=30"],
-               [MNIST, f"--config.dataset=folder:{data}/corrupt_only"]):
+  for args in ([TOY, "--config.objective.method=vae"], [MNIST, "--config.data.image_size=30"],
+               [MNIST, f"--config.data.dataset=folder:{data}/corrupt_only"]):
     assert run_main("train_images", [*args, f"--workdir={workdir}"]) == 2
   assert snapshot(workdir) == before
 
@@ -203,17 +227,20 @@ def test_workdir_that_is_a_file(data, capsys):
 # Legal but poor: (overrides of toy.py:tiny or mnist.py:quick, the warning's start). Checked on the
 # config the launcher's parser produced; a run that prints one is in test_reliability.py.
 WARNING_CASES = [
-    ([TOY, "--config.critic_optimizer.clip=0.1", "--config.method=wgan"],
+    ([TOY, "--config.critic_optimizer.clip=0.1", "--config.objective.method=wgan"],
      "weight clipping with Adam and beta1=0.5 (--config.critic_optimizer): the WGAN paper found "
      "momentum"),
     ([TOY, "--config.critic_optimizer.clip=0.1", "--config.critic_optimizer.b1=0.0",
-      "--config.method=wgan"], "weight clipping with Adam (--config.critic_optimizer)"),
-    ([TOY, "--config.method=wgan"], "--config.method=wgan without --config.critic_optimizer.clip"),
-    ([MNIST, "--config.method=gan"], "--config.critic_optimizer.clip with --config.method=gan"),
+      "--config.objective.method=wgan"], "weight clipping with Adam (--config.critic_optimizer)"),
+    ([TOY, "--config.objective.method=wgan"],
+     "--config.objective.method=wgan without --config.critic_optimizer.clip"),
+    ([MNIST, "--config.objective.method=gan"],
+     "--config.critic_optimizer.clip with --config.objective.method=gan"),
     ([MNIST, "--config.generator_optimizer.clip=0.01"], "--config.generator_optimizer.clip:"),
-    ([TOY, "--config.gp_weight=0"], "--config.gp_weight=0 with --config.method=wgan-gp"),
-    ([TOY, "--config.steps_per_dispatch=4"],
-     "--config.steps_per_dispatch=4 does not divide checkpoint_every=10"),
+    ([TOY, "--config.objective.gp_weight=0"],
+     "--config.objective.gp_weight=0 with --config.objective.method=wgan-gp"),
+    ([TOY, "--config.schedule.steps_per_dispatch=4"],
+     "--config.schedule.steps_per_dispatch=4 does not divide run.checkpoint_every=10"),
 ]
 
 
@@ -227,8 +254,9 @@ def test_poor_combinations_warn(args, warning):
 
 def test_shipped_configs_pass_without_warnings():
   for args in ([TOY], [MNIST], [f"--config={CONFIGS}/toy.py"], [f"--config={CONFIGS}/mnist.py"],
-               [f"--config={CONFIGS}/cifar10_wgan_gp.py"],
-               [f"--config={CONFIGS}/lsun64.py:gan-mlp"]):
+               [f"--config={CONFIGS}/cifar10.py"], [f"--config={CONFIGS}/lsun64.py:gan-mlp"],
+               [f"--config={CONFIGS}/lsun64.py:wgan-nobn"], [GAUSSIANS],
+               [f"{GAUSSIANS}:quick"]):
     parse("train_images", [*args, "--workdir=/unused"])
     assert checks.check_config(flags.FLAGS.config) == [], args
 
@@ -260,21 +288,35 @@ for argv in cases:
 print(json.dumps(results))
 """
 
+# A run's error names the run (<dataset>/<method>) and the field of the run's config.
 GAUSSIANS_CASES = [
-    (["--wgan_lr=inf"], "--wgan_lr must be finite, got inf"),
-    (["--gp_lr=0"], "--gp_lr must be positive, got 0.0"),
-    (["--gp_weight=inf"], "--gp_weight must be finite and non-negative, got inf"),
-    (["--gan_b1=-0.1"], "--gan_b1 must lie in [0, 1), got -0.1"),
-    (["--methods="], "--methods is empty"),
-    (["--datasets=ring8,ring8"], "--datasets lists a name twice"),
-    (["--methods=wgan,dcgan"], "--methods: unknown method 'dcgan'"),
-    (["--gan_generator_loss=hinge"], "--gan_generator_loss must be nonsaturating or minimax"),
-    (["--seeds=0"], "--seeds must be at least 1, got 0"),
-    (["--hidden=1.5"], "hidden"),
-    (["--curve_samples=0"], "--curve_samples must be at least 1"),
-    (["--snapshots=0.5,2"], "--snapshots must be fractions in (0, 1]"),
-    (["--workdir={data}/a_file"], "exists and is not a directory"),
-    (["extra_argument"], "unexpected arguments: extra_argument"),
+    ([GAUSSIANS, "--config.variants.wgan.generator_optimizer.learning_rate=inf"],
+     "ring8/wgan: --config.generator_optimizer.learning_rate must be a finite number above 0, "
+     "got inf"),
+    ([GAUSSIANS, "--config.variants.wgan_gp.critic_optimizer.learning_rate=0"],
+     "ring8/wgan-gp: --config.critic_optimizer.learning_rate must be a finite number above 0, "
+     "got 0.0"),
+    ([GAUSSIANS, "--config.objective.gp_weight=inf"],
+     "--config.objective.gp_weight must be a finite number of at least 0, got inf"),
+    ([GAUSSIANS, "--config.variants.gan.critic_optimizer.b1=-0.1"],
+     "ring8/gan: --config.critic_optimizer.b1 must lie in [0, 1), got -0.1"),
+    ([GAUSSIANS, "--config.sweep.runs="], "--config.sweep.runs is empty"),
+    ([GAUSSIANS, "--config.sweep.datasets=ring8,ring8"],
+     "--config.sweep.datasets lists a name twice"),
+    ([GAUSSIANS, "--config.sweep.runs=wgan,dcgan"], "--config.sweep.runs: unknown name 'dcgan'"),
+    ([GAUSSIANS, "--config.objective.gan_generator_loss=hinge"],
+     "--config.objective.gan_generator_loss: unknown generator loss 'hinge'"),
+    ([GAUSSIANS, "--config.run.seeds=0"], "--config.run.seeds must be at least 1, got 0"),
+    ([GAUSSIANS, "--config.run.jobs=0"], "--config.run.jobs must be at least 1, got 0"),
+    ([GAUSSIANS, "--config.generator.hidden=1.5"], "--config.generator.hidden=1.5"),
+    ([GAUSSIANS, "--config.eval.curve_samples=0"],
+     "--config.eval.curve_samples must be at least 1"),
+    ([GAUSSIANS, "--config.eval.snapshots=(0.5,2)"],
+     "--config.eval.snapshots must be fractions in (0, 1]"),
+    ([GAUSSIANS, "--config.variants.wgan.no_such=1"],
+     "--config.variants.wgan.no_such: the config has no field 'no_such'"),
+    ([GAUSSIANS, "--workdir={data}/a_file"], "exists and is not a directory"),
+    ([GAUSSIANS, "extra_argument"], "unexpected arguments: extra_argument"),
 ]
 
 
@@ -325,12 +367,12 @@ def test_batch_not_divisible_by_the_devices(tmp_path, capsys, monkeypatch):
   # One CPU device here: the check is shown with the device count it would meet on 4.
   monkeypatch.setattr(jax, "device_count", lambda: 4)
   workdir = tmp_path / "run"
-  status = run_main("train_images", [TOY, "--config.data_parallel=True", "--config.batch_size=30",
-                                     f"--workdir={workdir}"])
+  status = run_main("train_images", [TOY, "--config.run.data_parallel=True",
+                                     "--config.schedule.batch_size=30", f"--workdir={workdir}"])
   lines = capsys.readouterr().err.strip().splitlines()
   assert status == 2 and lines == [
-      "error: --config.batch_size=30 is not divisible by the 4 devices that "
-      "--config.data_parallel splits it over"]
+      "error: --config.schedule.batch_size=30 is not divisible by the 4 devices that "
+      "--config.run.data_parallel splits it over"]
   assert not workdir.exists()
 
 
@@ -397,8 +439,7 @@ def bad_inputs(tmp_path, data):
 
 
 def toy_config():
-  sys.path.insert(0, CONFIGS)
-  import toy  # noqa: E402  (experiments/configs/toy.py)
+  from wgan_jax.configs import toy  # pylint: disable=import-outside-toplevel
   return toy.get_config("tiny")
 
 
@@ -406,6 +447,9 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
   """(arguments, message) of the bad inputs of experiments/<script>.py."""
   usable = root / "unused"
   toy_bytes = 4 * (2 * 2 + 2 + 16)  # real + fake 2-D points, noise, a 16-unit layer (float32)
+  # The widest toy MLPs whose 2 x 2 hidden-to-hidden kernels (float32) fit in memory; their
+  # state, 3 copies of them (parameters and Adam's two moments), does not.
+  toy_hidden = math.isqrt(physical_memory() // (4 * 2 * 2))
   if script == "train_images.py":
     return [*[([TOY, f"--workdir={w}"], m) for w, m in workdirs],
             ([f"--config={root}/syntax.py", f"--workdir={usable}"],
@@ -416,31 +460,37 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
              f"get_config() of {root}/returns_none.py returned None"),
             ([f"--config={root}/no_get_config.py", f"--workdir={usable}"],
              f"--config: {root}/no_get_config.py defines no get_config() function"),
-            ([TOY, "--config.seed=1180591620717411303424", f"--workdir={usable}"],
-             "--config.seed must be at most 4294967295"),
-            ([TOY, f"--config.batch_size={BIG}", f"--workdir={usable}"],
-             f"--config.batch_size must be at most 2147483647 (counts and shapes are 32-bit "
-             f"integers), got {BIG}"),
-            ([TOY, f"--config.batch_size={2**31 - 1}", f"--workdir={usable}"],
+            ([TOY, "--config.run.seed=1180591620717411303424", f"--workdir={usable}"],
+             "--config.run.seed must be at most 4294967295"),
+            ([TOY, f"--config.schedule.batch_size={BIG}", f"--workdir={usable}"],
+             f"--config.schedule.batch_size must be at most 2147483647 (counts and shapes are "
+             f"32-bit integers), got {BIG}"),
+            ([TOY, f"--config.schedule.batch_size={2**31 - 1}", f"--workdir={usable}"],
              f"use at most {physical_memory() // toy_bytes}"),
-            ([MNIST, f"--config.dataset=folder:{data}/corrupt_only", f"--workdir={usable}"],
+            ([MNIST, f"--config.data.dataset=folder:{data}/corrupt_only", f"--workdir={usable}"],
              "has no image that can be decoded (1 unreadable JPEG/PNG files, e.g. broken.png)"),
             ([TOY, f"--workdir={root}/bad_metrics_run"],
              f"{root}/bad_metrics_run/metrics.jsonl:2: not a JSON line"),
-            ([TOY, "--config.mlp_hidden=1000000", f"--workdir={usable}"],
+            # Toy MLPs whose hidden-to-hidden kernels (2 of H x H per network, float32) fit, but
+            # not with the other network's and Adam's two moments: the state is refused.
+            ([TOY, f"--config.generator.hidden={toy_hidden}",
+              f"--config.critic.hidden={toy_hidden}", f"--workdir={usable}"],
              "the networks and optimiser states need"),
-            ([MNIST, "--config.features=100000", f"--workdir={usable}"],
-             "the networks and optimiser states need")]
+            ([MNIST, "--config.generator.features=100000", "--config.critic.features=100000",
+              f"--workdir={usable}"], "the networks and optimiser states need")]
   if script == "gaussians.py":
-    sizes = ["--seeds=3", "--hidden=64", "--depth=3", "--noise_dim=2"]  # float32, 2-D points
-    return [*[([f"--workdir={w}"], m) for w, m in workdirs],
-            ([f"--eval_samples={BIG}", f"--workdir={usable}"],
-             "--eval_samples must be at most 2147483647"),
-            (["--eval_samples=1000000", f"--workdir={usable}"],  # N x N float64 distances
-             f"use at most {math.isqrt(physical_memory() // 8)}"),
-            ([*sizes, "--hidden=1000000", f"--workdir={usable}"],  # 2 kernels of H x H each
-             f"use at most {math.isqrt(physical_memory() // (4 * 3 * 2 * 2))}"),
-            ([*sizes, f"--batch_size={2**31 - 1}", f"--workdir={usable}"],
+    def sizes(hidden=64):  # 3 seeds, 3 hidden layers, 2-D noise and points, float32
+      return [GAUSSIANS, "--config.run.seeds=3", f"--config.generator.hidden={hidden}",
+              f"--config.critic.hidden={hidden}", "--config.generator.depth=3",
+              "--config.critic.depth=3", "--config.generator.noise_dim=2"]
+    return [*[([GAUSSIANS, f"--workdir={w}"], m) for w, m in workdirs],
+            ([GAUSSIANS, f"--config.eval.samples={BIG}", f"--workdir={usable}"],
+             "--config.eval.samples must be at most 2147483647"),
+            ([GAUSSIANS, "--config.eval.samples=1000000", f"--workdir={usable}"],
+             f"use at most {math.isqrt(physical_memory() // 8)}"),  # N x N float64 distances
+            ([*sizes(1000000), f"--workdir={usable}"],  # 2 kernels of H x H per network
+             f"use at most {math.isqrt(physical_memory() // (4 * 3 * 2))}"),
+            ([*sizes(), f"--config.schedule.batch_size={2**31 - 1}", f"--workdir={usable}"],
              f"use at most {physical_memory() // (4 * 3 * (2 * 2 + 2 + 64))}")]
   if script == "sample.py":
     run = root / "toy_run"
@@ -453,13 +503,19 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
             ([f"--workdir={root}/bad_json_run"],
              f"{root}/bad_json_run/config.json cannot be read as JSON")]
   if script == "reproduce_mnist.py":
-    return [*[([f"--workdir={w}"], m) for w, m in workdirs],
-            ([f"--workdir={usable}", f"--seed={2**40}"], "--seed must be at most 4294967295"),
-            ([f"--workdir={usable}", f"--batch_size={BIG}"],
-             "--batch_size must be at most 2147483647"),
-            ([f"--workdir={usable}", f"--num_samples={2**31 - 1}"],  # 28 x 28 float32 digits
-             f"use at most {physical_memory() // (4 * 28 * 28)}"),
-            ([f"--workdir={usable}", "--features=100000"], "optimiser states need")]
+    return [*[([MNIST_REPRODUCTION, f"--workdir={w}"], m) for w, m in workdirs],
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", f"--config.run.seed={2**40}"],
+             "--config.run.seed must be at most 4294967295"),
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", f"--config.schedule.batch_size={BIG}"],
+             "--config.schedule.batch_size must be at most 2147483647"),
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", "--config.eval.real=5001"],
+             "--config.eval.real must be at most 5000"),
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", f"--config.eval.samples={2**31 - 1}"],
+             f"use at most {physical_memory() // (4 * 28 * 28)}"),  # 28 x 28 float32 digits
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", "--config.schedule.num_steps=5"],
+             "--config.schedule.num_steps: the config has no field"),
+            ([MNIST_REPRODUCTION, f"--workdir={usable}", "--config.generator.features=100000",
+              "--config.critic.features=100000"], "optimiser states need")]
   assert script == "reproduce_paper.py"
   return [*[([f"--workdir={w}", "--quick"], m) for w, m in workdirs],
           ([f"--workdir={root}/paper", "--quick"], f"{root}/paper/run.json cannot be read as JSON"),

@@ -11,6 +11,7 @@ import optax
 import pytest
 
 from wgan_jax import models
+from wgan_jax.configs import adam as adam_config
 from wgan_jax import optim
 from wgan_jax import steps as steps_lib
 from wgan_jax.data import toy
@@ -194,9 +195,11 @@ def test_quick_run_writes_its_result(tmp_path):
   assert all(c.verdict in ("holds", "does not hold", "unclear") for c in result.claims)
   rows = [line for line in result.table_md.splitlines() if line.startswith("| ring8 |")
           or line.startswith("| mnist |")]
-  assert len(rows) == len(adam.QUICK.runs) + len(adam.QUICK.mnist_runs)
+  sweeps = adam_config.get_config("quick").sweeps
+  ring_runs = sweeps.ring8.sweep.runs.split(",")
+  assert len(rows) == len(ring_runs) + len(sweeps.mnist.sweep.runs.split(","))
   with np.load(tmp_path / "ring8_series.npz") as series:
-    cosine = series[f"{adam.QUICK.runs[1]}/seed0/cosine"]
-    assert cosine.shape == (adam.QUICK.toy_iters * 5,)
+    cosine = series[f"{ring_runs[1]}/seed0/cosine"]
+    assert cosine.shape == (sweeps.ring8.schedule.num_steps * 5,)
     assert np.all(np.abs(cosine) <= 1 + 1e-5)
     assert np.all(series["rmsprop/seed0/cosine"] > 0)  # positive by construction

@@ -4,24 +4,30 @@ a quick run."""
 import math
 import os
 
+from wgan_jax import experiment
+from wgan_jax.configs import architectures as part_config
 from wgan_jax.paper import PartResult
 from wgan_jax.paper import architectures as arch
 
 
 def test_configs_follow_the_papers_figures():
-  settings = arch.Settings(steps=100, features=8)
+  config = part_config.get_config()
+  runs = experiment.sweep(config)
+  assert list(runs) == [f"{m}_{g}" for m in arch.METHODS for g in arch.GENERATORS]
   for generator in arch.GENERATORS:
-    wgan = arch.run_config(settings, "wgan", generator)
-    gan = arch.run_config(settings, "gan", generator)
+    wgan, gan = runs[f"wgan_{generator}"], runs[f"gan_{generator}"]
     for c in (wgan, gan):
-      assert (c.generator, c.critic, c.critic_norm) == (generator, "dcgan", "batch")
-      assert (c.num_steps, c.features, c.dataset) == (100, 8, "mnist_offline")
+      assert (c.generator.name, c.critic.name, c.critic.norm) == (generator, "dcgan", "batch")
+      assert (c.schedule.num_steps, c.critic.features, c.data.dataset) == (
+          1000, 16, "mnist_offline")
       for opt in (c.generator_optimizer, c.critic_optimizer):
         assert (opt.name, opt.learning_rate) == ("rmsprop", 5e-5)
       assert c.generator_optimizer.clip is None
-    assert (wgan.method, wgan.n_critic, wgan.critic_optimizer.clip) == ("wgan", 5, 0.01)
-    assert (gan.method, gan.n_critic, gan.critic_optimizer.clip) == ("gan", 1, None)
-    assert gan.gan_generator_loss == "nonsaturating"
+    assert (wgan.objective.method, wgan.schedule.n_critic, wgan.critic_optimizer.clip) == (
+        "wgan", 5, 0.01)
+    assert (gan.objective.method, gan.schedule.n_critic, gan.critic_optimizer.clip) == (
+        "gan", 1, None)
+    assert gan.objective.gan_generator_loss == "nonsaturating"
 
 
 def row(classes, top):
@@ -30,7 +36,7 @@ def row(classes, top):
 
 def rows(**by_run):
   good = row(10, 0.9)
-  return {name: by_run.get(name, good) for name in arch.RUN_NAMES}
+  return {f"{m}_{g}": by_run.get(f"{m}_{g}", good) for m in arch.METHODS for g in arch.GENERATORS}
 
 
 def test_produces_digits_thresholds():
@@ -58,7 +64,7 @@ def test_quick_run_writes_its_result(tmp_path):
   assert result.figures == [arch.FIGURE] and os.path.getsize(tmp_path / arch.FIGURE) > 1000
   (claim,) = result.claims
   assert claim.verdict in ("holds", "does not hold", "unclear")
-  for generator in arch.QUICK.generators:
-    for method in arch.METHODS:
-      assert f"| {method}_{generator} | {arch.QUICK.steps} |" in result.table_md
+  quick = part_config.get_config("quick")
+  for name in quick.sweep.runs.split(","):
+    assert f"| {name} | {quick.schedule.num_steps} |" in result.table_md
   assert "| real digits" in result.table_md

@@ -9,7 +9,10 @@ import pytest
 import scipy.spatial.distance
 import scipy.stats
 
-from wgan_jax import metrics
+from wgan_jax import checks
+from wgan_jax import models
+from wgan_jax.configs import lines as lines_config
+from wgan_jax.metrics import mixtures as metrics
 from wgan_jax.data import toy
 from wgan_jax.paper import PartResult
 from wgan_jax.paper import lines
@@ -19,7 +22,7 @@ def _line_samples(theta: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarr
   """n samples of P0 (the toy sampler) and of P_θ (the part's generator on Gaussian noise)."""
   key_real, key_noise, key_init = jax.random.split(jax.random.key(seed), 3)
   real = np.asarray(toy.parallel_lines_sample(key_real, n))
-  generator = lines.ParallelLine(theta_init=theta)
+  generator = models.ParallelLine(theta_init=theta)
   z = jax.random.normal(key_noise, (n, 1))
   fake = np.asarray(generator.apply(generator.init(key_init, z), z))
   return real, fake
@@ -75,10 +78,18 @@ def test_quick_run(tmp_path):
     assert (tmp_path / figure).stat().st_size > 0, figure
   assert len(result.claims) == 4
   assert all(c.verdict in ("holds", "does not hold", "unclear") for c in result.claims)
+  quick = lines_config.get_config("quick")
   numbers = json.loads((tmp_path / "numbers.json").read_text())
-  assert len(numbers["em_estimate"]) == len(numbers["thetas"]) == lines.QUICK.grid
+  assert len(numbers["em_estimate"]) == len(numbers["thetas"]) == quick.lines.grid
   # The generator learning θ starts at θ = 1 and the steps fixed it only in the grid's runs.
   assert numbers["theta_path"][0] == 1.0
-  assert numbers["theta_steps"][-1] == lines.QUICK.theta_iters
+  assert numbers["theta_steps"][-1] == quick.variants.learn_theta.schedule.num_steps
   assert set(numbers["gradients"]) == {"gan minimax", "gan -log D", "wgan"}
-  assert result.table_md.count("\n| +") + result.table_md.count("\n| -") >= lines.QUICK.grid
+  assert result.table_md.count("\n| +") + result.table_md.count("\n| -") >= quick.lines.grid
+
+
+def test_config_refuses_an_even_grid():
+  config = lines_config.get_config("quick")
+  config.lines.grid = 4
+  with pytest.raises(checks.ConfigError, match="--config.lines.grid must be odd"):
+    lines.run("/nonexistent/never-written", config=config)

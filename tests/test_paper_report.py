@@ -179,18 +179,22 @@ def test_meaningful_loss_tracking_and_verdicts():
 
 
 def test_gaussians_part_reuses_a_summary_with_the_same_settings():
-  import dataclasses
-  from wgan_jax import gaussians
+  import copy
+  from wgan_jax.configs import gaussians as gaussians_config
   from wgan_jax.paper import gaussians_part
-  config = gaussians.GaussiansConfig()
-  fields = dataclasses.asdict(config)
+  config = gaussians_config.get_config()
+  fields = config.to_dict()
   same = gaussians_part._same_settings
   assert same({"config": fields}, config)
-  # Written before `jobs` and `dtype` existed, or with another `jobs`: the same results.
-  older = {k: v for k, v in fields.items() if k not in ("jobs", "dtype")}
-  assert same({"config": older}, config)
-  assert same({"config": {**fields, "jobs": 1}}, config)
-  # Anything that changes results does not match, nor does a summary without settings.
-  assert not same({"config": {**fields, "dtype": "bfloat16"}}, config)
-  assert not same({"config": {**fields, "iters": 10}}, config)
+  # Another `jobs`: the same results.
+  other_jobs = copy.deepcopy(fields)
+  other_jobs["run"]["jobs"] = 1
+  assert same({"config": other_jobs}, config)
+  # Anything that changes results does not match, nor does a summary without settings, nor
+  # one written with the flat settings of before the config schema.
+  for section, field, value in (("run", "dtype", "bfloat16"), ("schedule", "num_steps", 10)):
+    changed = copy.deepcopy(fields)
+    changed[section][field] = value
+    assert not same({"config": changed}, config)
   assert not same({}, config)
+  assert not same({"config": {"iters": 10000, "seeds": 10}}, config)

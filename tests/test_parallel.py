@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     images = np.random.RandomState(0).randint(0, 256, (100, 8, 8, 1)).astype(np.uint8)
 
     def spec_for(method):
-      gen_tx, critic_tx = optim.paper_optimizers(method)
+      gen_tx, critic_tx = map(optim.make_optimizer, optim.PAPER_OPTIMIZERS[method])
       common = dict(generator_tx=gen_tx, critic_tx=critic_tx,
                     objective=steps_lib.Objective(method), batch_size=64, n_critic=1)
       if method == "wgan":
@@ -70,11 +70,9 @@ SCRIPT = textwrap.dedent("""
       print("ERROR:", e)
 
     # The config field: an indivisible batch stops train_and_evaluate before it writes anything.
-    sys.path.insert(0, "experiments/configs")
-    import mnist
-    config = mnist.get_config("quick")
-    config.update(dataset="ring8", generator="toy_mlp", critic="toy_mlp", nz=2,
-                  data_parallel=True, batch_size=12)
+    from wgan_jax.configs import toy as toy_configs
+    config = toy_configs.get_config("tiny")
+    config.run.data_parallel, config.schedule.batch_size = True, 12
     try:
       train.train_and_evaluate(config, f"{out_dir}/run")
     except train.ConfigError as e:

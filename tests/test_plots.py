@@ -2,7 +2,6 @@
 and both figures written as complete PNGs with no temporary files left behind."""
 
 import os
-import statistics
 
 import matplotlib.figure
 import matplotlib.pyplot as plt
@@ -13,7 +12,7 @@ import scipy.stats
 from PIL import Image
 
 from wgan_jax.plots import (_inset_lefts, figure_2, image_learning_curve, learning_curves,
-                            mixture_log_density, running_median)
+                            mixture_log_density)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -39,48 +38,6 @@ def assert_png(path):
     head = f.read(8)
   assert head == PNG_SIGNATURE
   assert os.path.getsize(path) > 1000
-
-
-# running_median ----------------------------------------------------------------------------------
-
-def loop_median(x, window):
-  """The definition, one window at a time: indices clamped to the ends (edge padding)."""
-  half = window // 2
-  t_max = len(x) - 1
-  return [statistics.median(x[min(max(t + j, 0), t_max)] for j in range(-half, half + 1))
-          for t in range(len(x))]
-
-
-@pytest.mark.parametrize("window", [1, 3, 5, 7, 13])
-def test_running_median_matches_loop(window):
-  x = [3.0, -1.0, 4.0, 1.0, -5.0, 9.0, 2.0, 6.0, 5.0, -3.0, 5.0]
-  np.testing.assert_allclose(running_median(np.array(x), window), loop_median(x, window))
-
-
-def test_running_median_by_hand_at_the_edges():
-  # Window 3 on [5, 1, 3]: padded to [5, 5, 1, 3, 3], medians of (5,5,1), (5,1,3), (1,3,3).
-  np.testing.assert_allclose(running_median(np.array([5.0, 1.0, 3.0]), 3), [5.0, 3.0, 3.0])
-
-
-def test_running_median_of_constant_is_constant():
-  out_T = running_median(np.full(40, 2.5), 101)
-  assert out_T.shape == (40,)
-  np.testing.assert_array_equal(out_T, np.full(40, 2.5))
-
-
-def test_running_median_removes_a_spike():
-  x_T = np.zeros(20)
-  x_T[7] = 100.0
-  np.testing.assert_array_equal(running_median(x_T, 5), np.zeros(20))
-
-
-def test_running_median_rejects_even_window():
-  with pytest.raises(ValueError, match="odd"):
-    running_median(np.arange(5.0), 4)
-
-
-def test_running_median_of_empty_is_empty():
-  assert running_median(np.array([]), 5).shape == (0,)
 
 
 # mixture_log_density -----------------------------------------------------------------------------

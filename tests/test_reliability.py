@@ -35,25 +35,35 @@ from PIL import Image
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "experiments", "configs"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import mnist  # noqa: E402  (experiments/configs/mnist.py)
 import test_config_checks  # noqa: E402  (its in-process launcher)
-import toy  # noqa: E402  (experiments/configs/toy.py)
 from wgan_jax import experiment  # noqa: E402
+from wgan_jax.configs import mnist  # noqa: E402
+from wgan_jax.configs import toy  # noqa: E402
 from wgan_jax import lock  # noqa: E402
 from wgan_jax import train  # noqa: E402
 from wgan_jax import writers  # noqa: E402
 from wgan_jax.data import images as images_lib  # noqa: E402
 
 LAUNCHER = os.path.join(ROOT, "experiments", "train_images.py")
-CONFIGS = os.path.join(ROOT, "experiments", "configs")
+CONFIGS = os.path.join(ROOT, "wgan_jax", "configs")
 TOY_ARGS = [f"--config={CONFIGS}/toy.py:tiny"]
 # The image run: an MLP generator and critic on 8x8 RGB images from a folder.
-IMAGE_OVERRIDES = dict(image_size=8, channels=3, generator="mlp", critic="mlp", mlp_hidden=16,
-                       batch_size=8, num_steps=30, checkpoint_every=5, unroll=False)
+IMAGE_OVERRIDES = {"data.image_size": 8, "data.channels": 3, "generator.name": "mlp",
+                   "critic.name": "mlp", "generator.hidden": 16, "critic.hidden": 16,
+                   "schedule.batch_size": 8, "schedule.num_steps": 30, "run.checkpoint_every": 5,
+                   "schedule.unroll": False}
 TMP_MARK = ".orbax-checkpoint-tmp"
+
+
+def override(config, overrides: dict):
+  """``config`` with ``overrides`` ({"schedule.num_steps": 10, ...}) set; each field must exist."""
+  for path, value in overrides.items():
+    section, field = path.split(".")
+    assert field in config[section], path
+    config[section][field] = value
+  return config
 
 
 def toy_config():
@@ -61,19 +71,18 @@ def toy_config():
 
 
 def image_config(folder):
-  config = mnist.get_config("quick")
-  config.update(dataset=f"folder:{folder}", **IMAGE_OVERRIDES)
-  return config
+  return override(mnist.get_config("quick"),
+                  {"data.dataset": f"folder:{folder}", **IMAGE_OVERRIDES})
 
 
 def image_args(folder):
-  return [f"--config={CONFIGS}/mnist.py:quick", f"--config.dataset=folder:{folder}",
+  return [f"--config={CONFIGS}/mnist.py:quick", f"--config.data.dataset=folder:{folder}",
           *[f"--config.{k}={v}" for k, v in IMAGE_OVERRIDES.items()]]
 
 
 def final_state(workdir, config):
   """The latest checkpoint of ``workdir`` as numpy arrays."""
-  template = train.state_template(experiment.build(config, with_data=False), config.seed)
+  template = train.state_template(experiment.build(config, with_data=False), config.run.seed)
   checkpoints = train.Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
   try:
     return jax.device_get(checkpoints.restore_latest(template))
@@ -234,10 +243,12 @@ def test_toy_killed_anywhere_resumes_bitwise(tmp_path, toy_reference, compile_ca
   assert not os.path.exists(os.path.join(workdir, lock.LOCK_FILE))
 
   config = toy_config()
-  assert complete_steps(workdir)[-1] == complete_steps(toy_reference)[-1] == config.num_steps
+  assert (complete_steps(workdir)[-1] == complete_steps(toy_reference)[-1]
+          == config.schedule.num_steps)
   assert_bitwise_equal(final_state(workdir, config), final_state(toy_reference, config))
   assert logged_rows(workdir) == logged_rows(toy_reference)
-  assert [r["step"] for r in logged_rows(workdir)] == list(range(1, config.num_steps + 1))
+  assert [r["step"] for r in logged_rows(workdir)] == list(
+      range(1, config.schedule.num_steps + 1))
 
 
 def test_image_run_killed_while_checkpointing_resumes_bitwise(tmp_path, image_folder,
@@ -293,7 +304,8 @@ def test_half_written_and_unreadable_checkpoints_are_not_restored(tmp_path, toy_
   assert_bitwise_equal(state, final_state(toy_reference, config))
   # The run that owns the folder sets the unreadable step aside, so that it can save it again.
   checkpoints = train.Checkpoints(str(folder), 3, cleanup=True)
-  template = train.state_template(experiment.build(config, with_data=False), config.seed)
+  template = train.state_template(experiment.build(config, with_data=False),
+                                  config.run.seed)
   assert int(checkpoints.restore_latest(template).step) == 80
   checkpoints.save(100, state)
   checkpoints.close()
@@ -307,13 +319,15 @@ def test_huge_learning_rate_stops_and_keeps_the_last_good_checkpoint(tmp_path, t
   shutil.copytree(toy_reference, workdir)
   capsys.readouterr()
   status = test_config_checks.run_main("train_images", [
-      *TOY_ARGS, "--config.num_steps=100", "--config.critic_optimizer.learning_rate=1e30",
-      "--config.steps_per_dispatch=4", f"--workdir={workdir}"])
+      *TOY_ARGS, "--config.schedule.num_steps=100",
+      "--config.critic_optimizer.learning_rate=1e30", "--config.schedule.steps_per_dispatch=4",
+      f"--workdir={workdir}"])
   err = capsys.readouterr().err
   assert status == 1, err[-2000:]
   # The legal but poor dispatch size was warned about, in one line.
-  assert ("warning: --config.steps_per_dispatch=4 does not divide checkpoint_every=10 and "
-          "num_steps=100: each dispatch runs 2 steps instead\n") in err
+  assert ("warning: --config.schedule.steps_per_dispatch=4 does not divide "
+          "run.checkpoint_every=10 and schedule.num_steps=100: each dispatch runs 2 steps "
+          "instead\n") in err
   message = err.strip().splitlines()[-1]
   found = re.fullmatch(r"error: step (\d+): (\w+) is (nan|inf|-inf); the run stopped without "
                        r"saving that state and the last good checkpoint, step 80, is kept",
@@ -333,7 +347,7 @@ def test_poisoned_batch_stops_the_run(tmp_path, image_folder, monkeypatch):
   pixels[poisoned, 3, 4, 1] = np.nan
   monkeypatch.setattr(images_lib, "load_images", lambda *args, **kwargs: pixels)
   config = image_config(image_folder)
-  config.update(num_steps=40, checkpoint_every=2)
+  override(config, {"schedule.num_steps": 40, "run.checkpoint_every": 2})
   workdir = tmp_path / "run"
   with pytest.raises(train.NonFiniteError) as error:
     train.train_and_evaluate(config, str(workdir))
@@ -412,8 +426,8 @@ def test_resume_that_changes_the_networks_is_one_line_and_leaves_the_run(tmp_pat
   workdir = tmp_path / "run"
   shutil.copytree(toy_reference, workdir)
   before = test_config_checks.snapshot(workdir)
-  run = Launch([*TOY_ARGS, "--config.mlp_hidden=17", "--config.num_steps=90"], workdir,
-               tmp_path / "log", compile_cache)
+  run = Launch([*TOY_ARGS, "--config.generator.hidden=17", "--config.critic.hidden=17",
+                "--config.schedule.num_steps=90"], workdir, tmp_path / "log", compile_cache)
   assert run.wait() == 2
   lines = run.log().strip().splitlines()
   assert len(lines) == 1, run.log()[-3000:]
@@ -462,7 +476,9 @@ def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, 
     patch.setattr(writers, "open", full_at_row_15, raising=False)
     capsys.readouterr()
     status = test_config_checks.run_main("train_images", args)
-  err = capsys.readouterr().err.strip().splitlines()
+  # One error line; the progress lines before it (label: n/80 it ...) are the run's own.
+  err = [line for line in capsys.readouterr().err.strip().splitlines()
+         if not re.match(r"run: \d+/80 it ", line)]
   assert status == 1 and err == [
       f"error: No space left on device writing {metrics_path}; the run stopped and the last "
       f"complete checkpoint, step 10, is kept; fix that and run the same command to resume"], err
@@ -495,8 +511,8 @@ def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, 
 
 def _streamed_config(folder, num_steps):
   config = image_config(folder)
-  config.update(stream_pool=8, num_steps=num_steps, checkpoint_every=num_steps)
-  return config
+  return override(config, {"data.stream_pool": 8, "schedule.num_steps": num_steps,
+                           "run.checkpoint_every": num_steps})
 
 
 def _train_in_thread(config, workdir, timeout_s=240.0):

@@ -1,4 +1,5 @@
-"""experiments/reproduce_mnist.py end to end (--quick), its summary, and a refused flag."""
+"""experiments/reproduce_mnist.py end to end (its quick config), its summary, and refused
+overrides."""
 
 import json
 import math
@@ -10,9 +11,11 @@ import sys
 import pytest
 
 from wgan_jax import mnist_reproduction as repro
+from wgan_jax.configs.mnist_reproduction import RUNS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "reproduce_mnist.py")
+QUICK = f"--config={ROOT}/wgan_jax/configs/mnist_reproduction.py:quick"
 
 
 def _run(*args):
@@ -22,7 +25,7 @@ def _run(*args):
 
 def test_quick_run_writes_every_output(tmp_path):
   workdir = tmp_path / "mnist"
-  result = _run(f"--workdir={workdir}", "--quick")
+  result = _run(f"--workdir={workdir}", QUICK)
   assert result.returncode == 0, result.stderr[-2000:]
   # Quiet by default: no INFO lines of orbax or JAX (absl's format: I<mmdd> <time> ...).
   assert not re.search(r"^I\d{4} |Unable to initialize backend", result.stderr, re.M), (
@@ -30,7 +33,7 @@ def test_quick_run_writes_every_output(tmp_path):
   for name in ("summary.json", "summary.md", "sheets.png"):
     assert os.path.getsize(workdir / name) > 0
   summary = json.loads((workdir / "summary.json").read_text())
-  assert [r["run"] for r in summary["runs"]] == list(repro.RUN_NAMES)
+  assert [r["run"] for r in summary["runs"]] == list(RUNS)
   methods = {r["run"]: (r["method"], r["generator"]) for r in summary["runs"]}
   assert methods == {"wgan_dcgan": ("wgan", "dcgan"), "wgan_gp_dcgan": ("wgan-gp", "dcgan"),
                      "wgan_mlp": ("wgan", "mlp"), "gan_mlp": ("gan", "mlp")}
@@ -50,13 +53,14 @@ def test_quick_run_writes_every_output(tmp_path):
   assert isinstance(summary["target"]["met"], bool)
   table = (workdir / "summary.md").read_text()
   assert "| run | generator iterations |" in table
-  assert all(f"| {name} | 4 |" in table for name in repro.RUN_NAMES)
+  assert all(f"| {name} | 4 |" in table for name in RUNS)
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--wgan_gp_dcgan_steps=0", "--wgan_gp_dcgan_steps must be at least 1, got 0"),
-    ("--runs=wgan_gp", "--runs must name some of wgan_dcgan, wgan_gp_dcgan, wgan_mlp, gan_mlp, "
-     "got wgan_gp"),
+    ("--config.variants.wgan_gp_dcgan.schedule.num_steps=0",
+     "wgan_gp_dcgan: --config.schedule.num_steps must be at least 1, got 0"),
+    ("--config.sweep.runs=wgan_gp", "--config.sweep.runs: unknown name 'wgan_gp'; choose from "
+     "gan_mlp, wgan_dcgan, wgan_gp_dcgan, wgan_mlp"),
 ])
 def test_bad_flag_is_one_line_and_writes_nothing(tmp_path, flag, message):
   workdir = tmp_path / "mnist"
@@ -76,8 +80,9 @@ def test_training_wall_time_sums_resumed_segments():
 def test_one_bfloat16_run_that_diverges_stops_with_one_line(tmp_path):
   # Adam's first step moves every weight by about the learning rate: 1e30 overflows at once.
   workdir = tmp_path / "mnist"
-  result = _run(f"--workdir={workdir}", "--quick", "--runs=wgan_gp_dcgan", "--dtype=bfloat16",
-                "--wgan_gp_lr=1e30")
+  lr = "--config.variants.wgan_gp_dcgan.{}_optimizer.learning_rate=1e30"
+  result = _run(f"--workdir={workdir}", QUICK, "--config.sweep.runs=wgan_gp_dcgan",
+                "--config.run.dtype=bfloat16", lr.format("generator"), lr.format("critic"))
   assert result.returncode == 1
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1 and errors[0].startswith("error: wgan_gp_dcgan: step 1: ")
@@ -85,4 +90,4 @@ def test_one_bfloat16_run_that_diverges_stops_with_one_line(tmp_path):
   # Only the chosen run, in the chosen dtype.
   assert os.listdir(workdir) == ["wgan_gp_dcgan"]
   config = json.loads((workdir / "wgan_gp_dcgan" / "config.json").read_text())
-  assert config["dtype"] == "bfloat16" and config["method"] == "wgan-gp"
+  assert config["run"]["dtype"] == "bfloat16" and config["objective"]["method"] == "wgan-gp"

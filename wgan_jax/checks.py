@@ -1,34 +1,45 @@
-"""Up-front checks of a run's config (experiments/configs/): before anything is read or written.
+"""The one validation of a config (wgan_jax/configs/): before anything is read or written.
 
 ``check_config(config)`` raises ``ConfigError`` with one line naming the first setting that cannot
 work (a value out of range, an unknown name, a combination that is wrong) and returns one-line
-warnings for combinations that are legal but known to train poorly. Heavier checks that need the
-networks (an image size the DCGAN cannot produce) or the data (a missing folder) follow in
-``experiment.build``, still before anything is written.
+warnings for combinations that are legal but known to train poorly; a sweep config (with a
+``sweep`` section) is checked run by run. Heavier checks that need the networks or the data (a
+missing folder) follow in ``experiment.build``, still before anything is written.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any, Callable
 
 from wgan_jax import steps as steps_lib
+from wgan_jax.configs import base
 from wgan_jax.data import toy
 
 CRITIC_NORMS = ("batch", "layer", "none")
 GAN_GENERATOR_LOSSES = ("nonsaturating", "minimax")
-OPTIMIZERS = ("rmsprop", "adam")
-TOY_NETWORKS = {"generator": ("toy_mlp",), "critic": ("toy_mlp", "toy_autoencoder")}
+OPTIMIZERS = ("rmsprop", "adam", "frozen")
+TOY_NETWORKS = {"generator": ("toy_mlp", "parallel_line"),
+                "critic": ("toy_mlp", "toy_autoencoder")}
 AUTOENCODER_CRITICS = ("dcgan_autoencoder", "toy_autoencoder")
 DCGAN_NETWORKS = ("dcgan", "dcgan_nobn_constant", "dcgan_autoencoder")
-DTYPES = ("float32", "bfloat16")
-# Fields every run reads; a config file without one fails here, not deep inside the run.
-REQUIRED = ("method", "dataset", "image_size", "channels", "generator", "critic", "critic_norm",
-            "features", "nz", "mlp_hidden", "batch_size", "n_critic", "official_schedule",
-            "gp_weight", "gan_generator_loss", "margin", "generator_optimizer",
-            "critic_optimizer", "num_steps", "steps_per_dispatch", "unroll", "checkpoint_every",
-            "keep_checkpoints", "seed")
+# The sections and fields every run reads (wgan_jax/configs/base.py); a config without one fails
+# here, not deep inside the run.
+REQUIRED = {
+    "data": ("dataset", "data_dir", "limit", "stream_pool", "image_size", "channels",
+             "scale_data"),
+    "generator": ("name", "features", "hidden", "depth", "noise_dim", "theta"),
+    "critic": ("name", "features", "hidden", "depth", "norm"),
+    "objective": ("method", "gp_weight", "one_sided_gp", "gan_generator_loss", "margin"),
+    "generator_optimizer": ("name", "learning_rate", "b1", "b2", "clip", "decay"),
+    "critic_optimizer": ("name", "learning_rate", "b1", "b2", "clip", "decay"),
+    "schedule": ("num_steps", "batch_size", "n_critic", "official_schedule",
+                 "steps_per_dispatch", "unroll"),
+    "run": ("seed", "dtype", "data_parallel", "checkpoint_every", "keep_checkpoints",
+            "log_update_cosine"),
+}
 
 
 # The step counter, the networks' shapes and the scanned loops' lengths are int32 (JAX without
@@ -37,6 +48,10 @@ MAX_COUNT = 2**31 - 1
 # jax.random.key and numpy's generators take any 32-bit seed, and the runs derive a few more
 # seeds by adding small offsets, which stay within int64.
 MAX_SEED = 2**32 - 1
+
+
+# The digits that eval.real draws from (wgan_jax/data/images.py's mnist_offline).
+MNIST_OFFLINE_DIGITS = 5000
 
 
 class ConfigError(ValueError):
@@ -105,15 +120,13 @@ def check_seed(name: str, value: Any) -> None:
 def example_bytes(config) -> int:
   """A lower bound on the memory one example of a batch takes in a run of ``config``: the real
   and the generated sample, its noise and the widest layer's activations, in float32."""
-  if config.dataset in toy.DATASETS:
-    sample = 2
+  d, g, c = config.data, config.generator, config.critic
+  sample = 2 if d.dataset in toy.DATASETS else d.image_size ** 2 * d.channels
+  if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
+    width = max(g.features, c.features) * (d.image_size // 2) ** 2  # the first convolution
   else:
-    sample = config.image_size ** 2 * config.channels
-  if config.generator in DCGAN_NETWORKS or config.critic in DCGAN_NETWORKS:
-    width = config.features * (config.image_size // 2) ** 2  # the critic's first convolution
-  else:
-    width = config.mlp_hidden
-  return 4 * (2 * sample + config.nz + width)
+    width = max(g.hidden, c.hidden)
+  return 4 * (2 * sample + g.noise_dim + width)
 
 
 def _is_int(value: Any) -> bool:
@@ -124,14 +137,14 @@ def _is_number(value: Any) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _at_least(config, name: str, low: int) -> None:
-  check_count(f"--config.{name}", config[name], low)
+def _at_least(section, path: str, name: str, low: int) -> None:
+  check_count(f"--config.{path}.{name}", section[name], low)
 
 
-def _one_of(config, name: str, choices, what: str | None = None) -> None:
-  value = config[name]
+def _one_of(section, path: str, name: str, choices, what: str) -> None:
+  value = section[name]
   if value not in choices:
-    raise ConfigError(f"--config.{name}: unknown {what or name} {value!r}; "
+    raise ConfigError(f"--config.{path}.{name}: unknown {what} {value!r}; "
                       f"choose from {', '.join(choices)}")
 
 
@@ -140,104 +153,217 @@ def _positive(name: str, value: Any) -> None:
     raise ConfigError(f"--config.{name} must be a finite number above 0, got {value!r}")
 
 
+def _boolean(section, path: str, name: str) -> None:
+  if not isinstance(section[name], bool):
+    raise ConfigError(f"--config.{path}.{name} must be True or False, got {section[name]!r}")
+
+
 def _check_optimizer(config, which: str) -> None:
   opt = config[which]
-  for field in ("name", "learning_rate", "b1", "b2"):
-    if field not in opt:
-      raise ConfigError(f"--config.{which} has no field {field!r}")
-  if opt.name not in OPTIMIZERS:
-    raise ConfigError(f"--config.{which}.name: unknown optimiser {opt.name!r}; "
-                      f"choose from {', '.join(OPTIMIZERS)}")
+  _one_of(opt, which, "name", OPTIMIZERS, "optimiser")
   _positive(f"{which}.learning_rate", opt.learning_rate)
   for beta in ("b1", "b2"):
     value = opt[beta]
     if not _is_number(value) or not 0 <= value < 1:
       raise ConfigError(f"--config.{which}.{beta} must lie in [0, 1), got {value!r}")
-  clip = opt.get("clip")
-  if clip is not None:
-    _positive(f"{which}.clip", clip)
+  if opt.clip is not None:
+    _positive(f"{which}.clip", opt.clip)
+  _boolean(opt, which, "decay")
+
+
+def _check_sections(config, required: dict) -> None:
+  for section, fields in required.items():
+    if section not in config or not hasattr(config[section], "keys"):
+      raise ConfigError(f"the config has no section {section!r} (see wgan_jax/configs/base.py)")
+    for field in fields:
+      if field not in config[section]:
+        raise ConfigError(f"the config has no field {section}.{field} (see "
+                          f"wgan_jax/configs/base.py)")
+
+
+def check(config) -> None:
+  """``check_config``, its warnings printed to stderr, one line each."""
+  for warning in check_config(config):
+    print(f"warning: {warning}", file=sys.stderr)
 
 
 def check_config(config) -> list[str]:
-  """Raises ConfigError naming the first setting that cannot work; returns warnings."""
-  for name in REQUIRED:
-    if name not in config:
-      raise ConfigError(f"the config has no field {name!r} (see experiments/configs/mnist.py)")
-  _one_of(config, "method", steps_lib.METHODS, "method")
-  if not isinstance(config.dataset, str) or not config.dataset.strip():
-    raise ConfigError(f"--config.dataset must name a dataset, got {config.dataset!r}")
-  for name in ("num_steps", "checkpoint_every", "steps_per_dispatch", "keep_checkpoints",
-               "features", "nz", "mlp_hidden", "batch_size", "n_critic"):
-    _at_least(config, name, 1)
-  for name in ("data_limit", "stream_pool"):
-    if name in config:
-      _at_least(config, name, 0)
-  check_seed("--config.seed", config.seed)
-  if config.channels not in (1, 3) or isinstance(config.channels, bool):
-    raise ConfigError(f"--config.channels must be 1 or 3, got {config.channels!r}")
-  _one_of(config, "critic_norm", CRITIC_NORMS, "critic norm")
-  _one_of(config, "gan_generator_loss", GAN_GENERATOR_LOSSES, "generator loss")
-  for name in ("official_schedule", "unroll"):
-    if not isinstance(config[name], bool):
-      raise ConfigError(f"--config.{name} must be True or False, got {config[name]!r}")
-  if not _is_number(config.gp_weight) or not (math.isfinite(config.gp_weight)
-                                              and config.gp_weight >= 0):
-    raise ConfigError(f"--config.gp_weight must be a finite number of at least 0, "
-                      f"got {config.gp_weight!r}")
-  _positive("margin", config.margin)
+  """Raises ConfigError naming the first setting that cannot work; returns warnings.
+
+  A config with ``variants`` is checked variant by variant, and a sweep (with a ``sweep``
+  section) as a whole, then run by run; a run's error is prefixed with its name.
+  """
+  from wgan_jax import experiment
+  if "variants" in config and "sweep" not in config:
+    runs = {name: experiment.variant(config, name) for name in config.variants}
+    _check_part(config)
+    return _check_runs(runs, config.get("run", {}).get("seeds", 1))
+  if "sweeps" in config:  # a part made of several sweeps (wgan_jax/configs/adam.py)
+    warnings = []
+    for name, sweep in config.sweeps.items():
+      try:
+        warnings += [f"{name}: {w}" for w in check_config(sweep)]
+      except ConfigError as e:
+        raise ConfigError(f"{name}: {e}") from None
+    return warnings
+  if "sweep" not in config:
+    return _check_run(config)
+  _check_sections(config, {"sweep": ("datasets", "runs"), "variants": ()})
+  seeds = config.run.get("seeds", 1)
+  check_count("--config.run.seeds", seeds)
+  check_count("--config.run.jobs", config.run.get("jobs", 1))
+  evaluation = config.get("eval", {})
+  for name in ("samples", "curve_samples"):
+    if name in evaluation and "real" not in evaluation:  # toy samples, measured by exact W1
+      check_count(f"--config.eval.{name}", evaluation[name], 1, lambda n: 8 * n * n,
+                  "the exact W1's N x N cost matrix")
+  if "num_evals" in evaluation:
+    check_count("--config.eval.num_evals", evaluation.num_evals)
+  if "real" in evaluation:  # digits judged against real ones from the 5,000 offline digits
+    check_count("--config.eval.real", evaluation.real, 2)
+    if evaluation.real > MNIST_OFFLINE_DIGITS:
+      raise ConfigError(f"--config.eval.real must be at most {MNIST_OFFLINE_DIGITS} (the "
+                        f"offline set), got {evaluation.real}")
+    check_count("--config.eval.samples", evaluation.samples, 2, lambda n: n * 4 * 28 * 28,
+                "the generated digits")
+  if "classifier_epochs" in evaluation:
+    check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
+  if "judge_diverged" in evaluation:
+    _boolean(evaluation, "eval", "judge_diverged")
+  snapshots = evaluation.get("snapshots", (1.0,))
+  if (not isinstance(snapshots, tuple) or not snapshots
+      or not all(_is_number(f) and 0 < f <= 1 for f in snapshots)):
+    raise ConfigError(f"--config.eval.snapshots must be fractions in (0, 1], got {snapshots}")
+  datasets = config.sweep.datasets.split(",") if config.sweep.datasets else []
+  runs = config.sweep.runs.split(",")
+  known_runs = [name for name in runs if base.variant_key(name) in config.variants]
+  for field, values, known in (("datasets", datasets, toy.DATASETS), ("runs", runs, known_runs)):
+    if not all(values) or (field == "runs" and not values):
+      raise ConfigError(f"--config.sweep.{field} is empty or has an empty name")
+    for value in values:
+      if value not in known:
+        choices = ", ".join(known if field == "datasets" else config.variants)
+        raise ConfigError(f"--config.sweep.{field}: unknown name {value!r}; choose from "
+                          f"{choices}")
+    if len({base.variant_key(v) for v in values}) != len(values):
+      raise ConfigError(f"--config.sweep.{field} lists a name twice: {','.join(values)}")
+  return _check_runs(experiment.sweep(config), seeds)
+
+
+def _check_runs(runs: dict, seeds: int) -> list[str]:
+  warnings = []
+  for name, run in runs.items():
+    try:
+      warnings += [f"{name}: {w}" for w in _check_run(run, seeds, sweep=True)]
+    except ConfigError as e:
+      raise ConfigError(f"{name}: {e}") from None
+  return warnings
+
+
+def _check_part(config) -> None:
+  """The sections of a paper part beyond the runs' (wgan_jax/configs/lines.py)."""
+  if "lines" in config:
+    lines = config.lines
+    if not _is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
+      raise ConfigError(f"--config.lines.grid must be odd and at least 3, got {lines.grid!r}")
+    for name in ("critic_steps", "eval_samples", "theta_eval_every"):
+      _at_least(lines, "lines", name, 1)
+    marks = lines.gradient_checkpoints
+    if (not isinstance(marks, tuple) or not marks or not all(_is_int(m) for m in marks)
+        or min(marks) < 1 or max(marks) > lines.critic_steps):
+      raise ConfigError(f"--config.lines.gradient_checkpoints must lie in [1, critic_steps = "
+                        f"{lines.critic_steps}], got {marks}")
+
+
+def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
+  _check_sections(config, REQUIRED)
+  d, g, c, o, s, r = (config.data, config.generator, config.critic, config.objective,
+                      config.schedule, config.run)
+  _one_of(o, "objective", "method", steps_lib.METHODS, "method")
+  if not isinstance(d.dataset, str) or not d.dataset.strip():
+    raise ConfigError(f"--config.data.dataset must name a dataset, got {d.dataset!r}")
+  for name in ("num_steps", "steps_per_dispatch", "batch_size", "n_critic"):
+    _at_least(s, "schedule", name, 1)
+  for section, path in ((g, "generator"), (c, "critic")):
+    for name in ("features", "hidden", "depth"):
+      _at_least(section, path, name, 1)
+  _at_least(g, "generator", "noise_dim", 1)
+  for name in ("checkpoint_every", "keep_checkpoints"):
+    _at_least(r, "run", name, 1)
+  for name in ("limit", "stream_pool"):
+    _at_least(d, "data", name, 0)
+  check_seed("--config.run.seed", r.seed)
+  if d.channels not in (1, 3) or isinstance(d.channels, bool):
+    raise ConfigError(f"--config.data.channels must be 1 or 3, got {d.channels!r}")
+  _one_of(c, "critic", "norm", CRITIC_NORMS, "critic norm")
+  _one_of(o, "objective", "gan_generator_loss", GAN_GENERATOR_LOSSES, "generator loss")
+  for section, path, name in ((s, "schedule", "official_schedule"), (s, "schedule", "unroll"),
+                              (d, "data", "scale_data"), (o, "objective", "one_sided_gp"),
+                              (r, "run", "data_parallel"), (r, "run", "log_update_cosine")):
+    _boolean(section, path, name)
+  if not _is_number(o.gp_weight) or not (math.isfinite(o.gp_weight) and o.gp_weight >= 0):
+    raise ConfigError(f"--config.objective.gp_weight must be a finite number of at least 0, "
+                      f"got {o.gp_weight!r}")
+  _positive("objective.margin", o.margin)
+  if not _is_number(g.theta) or not math.isfinite(g.theta):
+    raise ConfigError(f"--config.generator.theta must be a finite number, got {g.theta!r}")
   for which in ("generator_optimizer", "critic_optimizer"):
     _check_optimizer(config, which)
+  if config.critic_optimizer.name == "frozen":
+    raise ConfigError("--config.critic_optimizer.name=frozen: every method trains its critic")
 
-  from wgan_jax import experiment  # its tables name the networks
-  _one_of(config, "generator", tuple(experiment.GENERATORS), "generator")
-  _one_of(config, "critic", tuple(experiment.CRITICS), "critic")
+  from wgan_jax import experiment  # its tables name the networks and dtypes
+  _one_of(g, "generator", "name", experiment.GENERATORS, "generator")
+  _one_of(c, "critic", "name", experiment.CRITICS, "critic")
+  _one_of(r, "run", "dtype", tuple(experiment.DTYPES), "dtype")
   from wgan_jax import models
-  if config.generator in DCGAN_NETWORKS or config.critic in DCGAN_NETWORKS:
+  if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
     try:
-      models.dcgan_geometry(config.image_size)
+      models.dcgan_geometry(d.image_size)
     except ValueError as e:
-      raise ConfigError(f"--config.image_size: {e}") from None
-  check_count("--config.batch_size", config.batch_size, 1,
-              lambda n: n * example_bytes(config), "one batch's samples and activations")
-  if "dtype" in config and config.dtype not in DTYPES:
-    raise ConfigError(f"--config.dtype: unknown dtype {config.dtype!r}; "
-                      f"choose from {', '.join(DTYPES)}")
-  if "data_parallel" in config:
-    if not isinstance(config.data_parallel, bool):
-      raise ConfigError(f"--config.data_parallel must be True or False, "
-                        f"got {config.data_parallel!r}")
+      raise ConfigError(f"--config.data.image_size: {e}") from None
+  seeds_text = f" of {seeds} seeds" if seeds > 1 else ""
+  check_count("--config.schedule.batch_size", s.batch_size, 1,
+              lambda n: n * seeds * example_bytes(config),
+              f"one batch's samples and activations{seeds_text}")
+  if d.dataset in toy.DATASETS:
+    for section, path in ((g, "generator"), (c, "critic")):
+      check_count(f"--config.{path}.hidden", section.hidden, 1,
+                  lambda n: 4 * seeds * (section.depth - 1) * n * n,
+                  f"the {path}'s hidden-to-hidden weights{seeds_text}")
+  if r.data_parallel:
     import jax
     devices = jax.device_count()
-    if config.data_parallel and config.batch_size % devices:
-      raise ConfigError(f"--config.batch_size={config.batch_size} is not divisible by the "
-                        f"{devices} devices that --config.data_parallel splits it over")
-  is_toy = config.dataset in toy.DATASETS
-  for role in ("generator", "critic"):
-    toy_net = config[role] in TOY_NETWORKS[role]
+    if s.batch_size % devices:
+      raise ConfigError(f"--config.schedule.batch_size={s.batch_size} is not divisible by the "
+                        f"{devices} devices that --config.run.data_parallel splits it over")
+  is_toy = d.dataset in toy.DATASETS
+  for role, net in (("generator", g), ("critic", c)):
+    toy_net = net.name in TOY_NETWORKS[role]
     if is_toy and not toy_net:
-      raise ConfigError(f"--config.{role}={config[role]!r} is an image network but "
-                        f"--config.dataset={config.dataset!r} is 2-D: use "
+      raise ConfigError(f"--config.{role}.name={net.name!r} is an image network but "
+                        f"--config.data.dataset={d.dataset!r} is 2-D: use "
                         f"{' or '.join(TOY_NETWORKS[role])}")
     if not is_toy and toy_net:
-      raise ConfigError(f"--config.{role}={config[role]!r} is a 2-D network but "
-                        f"--config.dataset={config.dataset!r} holds images")
-  autoencoder = config.critic in AUTOENCODER_CRITICS
-  if config.method == "ebgan" and not autoencoder:
-    raise ConfigError(f"--config.method=ebgan needs an autoencoder critic "
-                      f"({' or '.join(AUTOENCODER_CRITICS)}), got {config.critic!r}")
-  if config.method != "ebgan" and autoencoder:
-    raise ConfigError(f"--config.critic={config.critic!r} scores with an energy, which only "
-                      f"--config.method=ebgan uses; got method {config.method!r}")
-  if config.method == "wgan-gp" and config.critic == "dcgan" and config.critic_norm == "batch":
-    raise ConfigError("--config.critic_norm=batch with --config.method=wgan-gp: the gradient "
-                      "penalty needs a critic without BatchNorm (use layer or none)")
-  return _warnings(config)
+      raise ConfigError(f"--config.{role}.name={net.name!r} is a 2-D network but "
+                        f"--config.data.dataset={d.dataset!r} holds images")
+  autoencoder = c.name in AUTOENCODER_CRITICS
+  if o.method == "ebgan" and not autoencoder:
+    raise ConfigError(f"--config.objective.method=ebgan needs an autoencoder critic "
+                      f"({' or '.join(AUTOENCODER_CRITICS)}), got {c.name!r}")
+  if o.method != "ebgan" and autoencoder:
+    raise ConfigError(f"--config.critic.name={c.name!r} scores with an energy, which only "
+                      f"--config.objective.method=ebgan uses; got method {o.method!r}")
+  if o.method == "wgan-gp" and c.name == "dcgan" and c.norm == "batch":
+    raise ConfigError("--config.critic.norm=batch with --config.objective.method=wgan-gp: the "
+                      "gradient penalty needs a critic without BatchNorm (use layer or none)")
+  return _warnings(config, sweep)
 
 
-def _warnings(config) -> list[str]:
+def _warnings(config, sweep: bool) -> list[str]:
   warnings = []
-  critic_opt = config.critic_optimizer
-  clipped = critic_opt.get("clip") is not None
+  critic_opt, method = config.critic_optimizer, config.objective.method
+  clipped = critic_opt.clip is not None
   if clipped and critic_opt.name == "adam":
     if critic_opt.b1 > 0:
       warnings.append(
@@ -248,21 +374,23 @@ def _warnings(config) -> list[str]:
       warnings.append(
           "weight clipping with Adam (--config.critic_optimizer): the WGAN paper trains a "
           "clipped critic with rmsprop, which it found more stable")
-  if config.method == "wgan" and not clipped:
-    warnings.append("--config.method=wgan without --config.critic_optimizer.clip: nothing keeps "
-                    "the critic Lipschitz, so its estimate is no Wasserstein distance")
-  if config.method != "wgan" and clipped:
-    warnings.append(f"--config.critic_optimizer.clip with --config.method={config.method}: "
+  if method == "wgan" and not clipped:
+    warnings.append("--config.objective.method=wgan without --config.critic_optimizer.clip: "
+                    "nothing keeps the critic Lipschitz, so its estimate is no Wasserstein "
+                    "distance")
+  if method != "wgan" and clipped:
+    warnings.append(f"--config.critic_optimizer.clip with --config.objective.method={method}: "
                     "weight clipping belongs to WGAN; it restricts this critic for no purpose")
-  if config.generator_optimizer.get("clip") is not None:
+  if config.generator_optimizer.clip is not None:
     warnings.append("--config.generator_optimizer.clip: clipping the generator's weights is "
                     "part of no method and limits what it can generate")
-  if config.method == "wgan-gp" and config.gp_weight == 0:
-    warnings.append("--config.gp_weight=0 with --config.method=wgan-gp: without its penalty "
-                    "the critic is unconstrained")
-  dispatch = math.gcd(config.steps_per_dispatch, config.checkpoint_every, config.num_steps)
-  if dispatch < config.steps_per_dispatch:
-    warnings.append(f"--config.steps_per_dispatch={config.steps_per_dispatch} does not divide "
-                    f"checkpoint_every={config.checkpoint_every} and num_steps="
-                    f"{config.num_steps}: each dispatch runs {dispatch} steps instead")
+  if method == "wgan-gp" and config.objective.gp_weight == 0:
+    warnings.append("--config.objective.gp_weight=0 with --config.objective.method=wgan-gp: "
+                    "without its penalty the critic is unconstrained")
+  s, every = config.schedule, config.run.checkpoint_every
+  dispatch = math.gcd(s.steps_per_dispatch, every, s.num_steps)
+  if dispatch < s.steps_per_dispatch and not sweep:  # a sweep checkpoints nothing
+    warnings.append(f"--config.schedule.steps_per_dispatch={s.steps_per_dispatch} does not "
+                    f"divide run.checkpoint_every={every} and schedule.num_steps={s.num_steps}: "
+                    f"each dispatch runs {dispatch} steps instead")
   return warnings

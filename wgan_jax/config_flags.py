@@ -1,12 +1,12 @@
-"""absl flags generated from a frozen config dataclass, and one-line errors with exit status 2.
+"""The launchers' command line: flags parsed with one-line errors and exit status 2.
 
-Each field becomes ``--<field>`` with the field's ``help`` metadata; the dataclass's
-``__post_init__`` validates the values and raises ValueError naming the flag.
+Every launcher in experiments/ takes ``--config=<file>[:variant]`` and ``--config.<field>=<value>``
+(ml_collections ``config_flags``); ``parse_or_exit`` turns whatever the flags or the config file
+raise into one line, and ``run`` is the launchers' ``app.run``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import traceback
@@ -52,7 +52,8 @@ def parse_or_exit(argv: list[str]) -> list[str]:
     if isinstance(e, AttributeError) and "get_config" in str(e) and config_file:
       fail(f"--config: {config_file} defines no get_config() function")
     field = str(e).strip("\"'")
-    given = [a.split("=")[0] for a in argv[1:] if a.split("=")[0].endswith(f".{field}")]
+    given = [a.split("=")[0] for a in argv[1:]
+             if a.split("=")[0].endswith(f".{field}") or f".{field}." in a.split("=")[0]]
     fail(f"{given[0] if given else field}: the config has no field {field!r}")
   except Exception as e:  # raised by the config file itself
     fail(f"--config: {_where(e, _config_file(argv))} raised {type(e).__name__}: "
@@ -92,16 +93,41 @@ def _first_line(error: Exception) -> str:
   return (str(error).strip().splitlines() or ["(no message)"])[0]
 
 
-def run(main) -> None:
+def run(main, config=None, default: bool = False) -> None:
   """``app.run(main)`` with ``parse_or_exit``; Ctrl-C outside a training loop (which turns it
   into a checkpoint, see ``train.STOP_SIGNALS``) ends with one line and status 130, the shell's
-  code for SIGINT."""
+  code for SIGINT.
+
+  ``config`` is the config module (wgan_jax/configs/) whose fields ``--help`` lists; with
+  ``default``, a command line without ``--config`` loads that module's file. (A default given to
+  ``DEFINE_config_file`` itself would be loaded, with the command line's overrides, while the
+  launcher is imported: an unknown override there ends in a traceback, not in one line.)
+  """
   from absl import app
+  parser = parse_or_exit
+  if config is not None:
+    module = sys.modules["__main__"]
+    module.__doc__ = ((module.__doc__ or "").rstrip("\n") + "\n\nFields of the config, with "
+                      "their defaults (set one with --config.<field>=<value>):\n"
+                      + "\n".join(_fields(config.get_config())) + "\n")
+    if default:
+      parser = lambda argv: parse_or_exit(
+          argv if _config_file(argv) else [argv[0], f"--config={config.__file__}", *argv[1:]])
   try:
-    app.run(main, flags_parser=parse_or_exit)
+    app.run(main, flags_parser=parser)
   except KeyboardInterrupt:
     print("error: interrupted (Ctrl-C)", file=sys.stderr)
     sys.exit(130)
+
+
+def _fields(config, prefix: str = "--config") -> list[str]:
+  lines = []
+  for name, value in config.items():
+    if hasattr(value, "items"):
+      lines += _fields(value, f"{prefix}.{name}")
+    else:
+      lines.append(f"  {prefix}.{name}={value!r}")
+  return lines
 
 
 def config_or_exit(flag) -> typing.Any:
@@ -119,39 +145,3 @@ def quiet_logging() -> None:
   and errors only, unless --verbosity was given."""
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
-
-
-def define_flags(config_cls: type) -> None:
-  """One absl flag per field of ``config_cls``, defaulting to the field's default."""
-  hints = typing.get_type_hints(config_cls)
-  for field in dataclasses.fields(config_cls):
-    kind, default, help_ = hints[field.name], field.default, field.metadata.get("help", "")
-    if kind is bool:
-      flags.DEFINE_bool(field.name, default, help_)
-    elif kind is int:
-      flags.DEFINE_integer(field.name, default, help_)
-    elif kind is float:
-      flags.DEFINE_float(field.name, default, help_)
-    elif kind is str:
-      flags.DEFINE_string(field.name, default, help_)
-    elif typing.get_origin(kind) is tuple:
-      flags.DEFINE_list(field.name, [str(v) for v in default], help_)
-    else:
-      raise TypeError(f"no flag type for field {field.name}: {kind}")
-
-
-def config_from_flags(config_cls: type):
-  """The config the parsed flags describe; ValueError names a flag whose value cannot be used."""
-  hints = typing.get_type_hints(config_cls)
-  values = {}
-  for field in dataclasses.fields(config_cls):
-    value = FLAGS[field.name].value
-    if typing.get_origin(hints[field.name]) is tuple:
-      item_type = typing.get_args(hints[field.name])[0]
-      try:
-        value = tuple(item_type(v) for v in value)
-      except ValueError:
-        raise ValueError(f"--{field.name}: expected a list of {item_type.__name__}, "
-                         f"got {','.join(value)}") from None
-    values[field.name] = value
-  return config_cls(**values)

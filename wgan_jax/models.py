@@ -370,3 +370,17 @@ class DCGANAutoencoder(nn.Module):
     widths = [self.features * 2**(n - 1 - k) for k in range(n)]
     recon = _dcgan_decode(code_BxD, self.channels, start, widths, self.batch_norm, train)
     return reconstruction_energy(x_BxHxWxC, recon)
+
+
+class ParallelLine(nn.Module):
+  """The WGAN paper's Example 1, g_θ(z) = (θ, Φ(z)): Φ, the normal CDF, turns the steps' Gaussian
+  noise into Z ~ U[0, 1], and θ is the one parameter."""
+
+  theta_init: float = 1.0
+
+  @nn.compact
+  def __call__(self, z_Bx1: jnp.ndarray, train: bool = True) -> jnp.ndarray:
+    del train
+    theta = self.param("theta", lambda key: jnp.asarray(self.theta_init, jnp.float32))
+    u_B = jax.scipy.stats.norm.cdf(z_Bx1[:, 0])
+    return jnp.stack([jnp.full_like(u_B, theta), u_B], axis=1)

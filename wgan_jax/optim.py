@@ -64,9 +64,13 @@ class OptimizerConfig:
   clip: float | None = None  # clip the parameters to [-clip, clip] after every update
 
 
-def make_optimizer(config: OptimizerConfig,
-                   schedule: optax.Schedule | None = None) -> optax.GradientTransformation:
-  """The optax transform for ``config``; ``schedule`` (steps -> lr) replaces the constant lr."""
+def make_optimizer(config: OptimizerConfig, schedule: optax.Schedule | None = None,
+                   record_cosine: bool = False) -> optax.GradientTransformation:
+  """The optax transform for ``config``; ``schedule`` (steps -> lr) replaces the constant lr.
+
+  ``record_cosine`` keeps cos(update, -gradient) of the optimiser's own step, before any
+  clipping, in its state (``steps.with_update_cosine``, for ``GANSpec.log_update_cosine``).
+  """
   lr = schedule if schedule is not None else config.learning_rate
   if config.name == "rmsprop":
     tx = torch_rmsprop(lr)
@@ -74,6 +78,9 @@ def make_optimizer(config: OptimizerConfig,
     tx = optax.adam(lr, b1=config.b1, b2=config.b2)
   else:
     raise ValueError(f"unknown optimiser {config.name!r}; choose rmsprop or adam")
+  if record_cosine:
+    from wgan_jax import steps  # steps reads the cosine from this state
+    tx = steps.with_update_cosine(tx)
   if config.clip is not None:
     tx = optax.chain(tx, clip_params(config.clip))
   return tx
@@ -90,11 +97,3 @@ PAPER_OPTIMIZERS: dict[str, tuple[OptimizerConfig, OptimizerConfig]] = {
     # EBGAN: Adam lr 1e-3, β1 = 0.5 (the paper's MNIST search settled near these).
     "ebgan": (OptimizerConfig("adam", 1e-3, 0.5, 0.999), OptimizerConfig("adam", 1e-3, 0.5, 0.999)),
 }
-
-
-def paper_optimizers(method: str) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
-  """(generator, critic) optimisers with the paper's settings for ``method``."""
-  if method not in PAPER_OPTIMIZERS:
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(PAPER_OPTIMIZERS)}")
-  gen, critic = PAPER_OPTIMIZERS[method]
-  return make_optimizer(gen), make_optimizer(critic)

@@ -19,7 +19,7 @@ of B train the same network as one device at B, up to the order of floating-poin
 
 Many hosts (TPU VM slices): call ``initialize_distributed()`` first in every process, and run
 the same program on every host; ``jax.devices()`` then lists the devices of all hosts, the mesh
-spans them, and the batch is split over all of them. See the README for the launch command.
+spans them, and the batch is split over all of them. docs/performance.md has a launch command.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Figures for the Gaussian-mixture reproduction (the WGAN paper's Figure 2, made quantitative).
+"""Every figure: the Gaussian reproduction's, the paper parts' and the image runs'.
 
 `figure_2` draws generator samples over the true mixture density, one row per method and one
 column per training snapshot; `learning_curves` draws each method's per-iteration distance
-estimate against the exact W1 measured with POT. Both write PNGs atomically: a run killed while
+estimate against the exact W1 measured with POT; the others draw sample sheets, the parallel
+lines and the Adam part's cosines. Every one writes its PNG atomically: a run killed while
 saving leaves the previous PNG (or none), never a truncated one.
 
 Only numpy and matplotlib: plotting must not need jax or an accelerator.
@@ -25,6 +26,7 @@ from matplotlib.patches import ConnectionPatch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from wgan_jax import files  # noqa: E402
+from wgan_jax import series  # noqa: E402
 
 DPI = 110
 PANEL_INCHES = 2.0
@@ -36,38 +38,10 @@ DENSITY_GRID = 400
 SAMPLE_COLOR = "tab:red"
 ESTIMATE_COLOR = "tab:blue"
 W1_COLOR = "black"
-MEDIAN_WINDOW = 101
+MEDIAN_WINDOW = series.MEDIAN_WINDOW
 
 
 # Helpers -----------------------------------------------------------------------------------------
-
-def running_median(x_T, window: int) -> np.ndarray:
-  """Centred running median of x_T over `window` points, same length T as the input.
-
-  The ends are padded by repeating the first and last values (numpy's "edge" mode), so output t
-  is the median of x[clip(t + j, 0, T - 1)] for j in [-(window // 2), window // 2]. A window
-  longer than the series is allowed and tends to the median of the whole series. NaN propagates
-  into every window that contains it, as with np.median.
-
-  Args:
-    x_T: 1-D array of length T.
-    window: odd positive number of points; odd so that the window is centred on t.
-
-  Returns:
-    float64 array of shape (T,).
-  """
-  x_T = np.asarray(x_T, dtype=np.float64)
-  if x_T.ndim != 1:
-    raise ValueError(f"x_T must be 1-D; got shape {x_T.shape}")
-  if window < 1 or window % 2 == 0:
-    raise ValueError(f"window must be odd and positive; got {window}")
-  if x_T.size == 0:
-    return x_T.copy()  # np.pad cannot repeat the edge of an empty array.
-  half = window // 2
-  padded_P = np.pad(x_T, half, mode="edge")
-  windows_TxW = np.lib.stride_tricks.sliding_window_view(padded_P, window)
-  return np.median(windows_TxW, axis=1)
-
 
 def _median_window(t: int) -> int:
   """The paper's window of 101, shrunk for short runs so the filter does not flatten the curve."""
@@ -215,7 +189,7 @@ def _curve_panel(ax, curve, title: str) -> None:
   if estimate_T.size and not np.all(np.isnan(estimate_T)):
     window = _median_window(len(estimate_T))
     ax.plot(steps_T, estimate_T, color=ESTIMATE_COLOR, linewidth=0.5, alpha=0.3)
-    ax.plot(steps_T, running_median(estimate_T, window), color=ESTIMATE_COLOR, linewidth=2.0)
+    ax.plot(steps_T, series.running_median(estimate_T, window), color=ESTIMATE_COLOR, linewidth=2.0)
     ax.set_ylabel(curve.get("estimate_name") or "critic estimate", color=ESTIMATE_COLOR)
     ax.tick_params(axis="y", colors=ESTIMATE_COLOR)
   else:
@@ -340,7 +314,7 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
     if finite_T.any():
       steps_F, estimate_F = steps_T[finite_T], estimate_T[finite_T]
       window = _median_window(len(estimate_F))
-      median_F = running_median(estimate_F, window)
+      median_F = series.running_median(estimate_F, window)
       ax.plot(steps_F, estimate_F, color=ESTIMATE_COLOR, linewidth=0.5, alpha=0.3,
               label="raw")
       # Markers on a short run, where a line of one point would not show at all.
@@ -474,7 +448,7 @@ def estimate_and_cosine(path, runs, title: str | None = None) -> None:
         top.plot(steps_T[finite_T], estimate_T[finite_T], color=ESTIMATE_COLOR, linewidth=0.5,
                  alpha=0.4)
         top.plot(steps_T[finite_T],
-                 running_median(estimate_T[finite_T], _median_window(int(finite_T.sum()))),
+                 series.running_median(estimate_T[finite_T], _median_window(int(finite_T.sum()))),
                  color=ESTIMATE_COLOR, linewidth=1.5)
       top.set_title(run["name"], fontsize=10)
       top.set_ylabel(run.get("estimate_name") or "estimate", fontsize=9)

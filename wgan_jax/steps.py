@@ -355,3 +355,9 @@ def over_seeds(fn: Callable, out_axes: Any = (SEED_AXES, 0)) -> Callable:
                     out_axes=out_axes)(state, keys)
 
   return batched
+
+
+def generate_over_seeds(steps: Steps) -> Callable[[GANState, jax.Array, int], jax.Array]:
+  """A jitted ``(state, keys, n) -> samples``: ``n`` samples of each seed's generator, stacked
+  along axis 0, for a state of several seeds and one key per seed."""
+  return jax.jit(over_seeds(steps.generate, out_axes=0), static_argnums=2)

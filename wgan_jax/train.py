@@ -1,7 +1,7 @@
 """The training loop: several seeds at once, K training steps per dispatch, evaluation hooks.
 
-Every experiment drives its GAN through ``train_seeds``; experiments differ by the ``GANSpec``
-they build and by what their ``evaluate`` hook records.
+Every experiment drives its GAN through ``train_seeds``; experiments differ by their config
+(wgan_jax/configs/) and by what their ``evaluate`` hook records.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ class Progress:
   The rate is measured from the first update on, so that compilation does not distort it.
   """
 
-  def __init__(self, label: str, total: int, stream: TextIO = sys.stderr, every_s: float = 5.0):
+  def __init__(self, label: str, total: int, stream: TextIO | None = None,
+               every_s: float = 5.0):
+    # sys.stderr when called, not when defined: a test harness may replace it in between.
+    stream = stream or sys.stderr
     self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
     self.start = time.perf_counter()
     self.first: tuple[int, float] | None = None  # (iterations, time) at the first update
@@ -66,7 +69,7 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
                 evaluate: Callable[[steps_lib.GANState, int], None] | None = None,
                 on_metrics: Callable[[int, dict[str, np.ndarray]], None] | None = None,
                 state: steps_lib.GANState | None = None, data: Any = None,
-                label: str = "train", stream: TextIO = sys.stderr,
+                label: str = "train", stream: TextIO | None = None,
                 should_stop: Callable[[], bool] | None = None,
                 ) -> tuple[steps_lib.GANState, dict[str, np.ndarray]]:
   """Trains one GAN per seed in lockstep (vmap) up to ``num_steps`` generator iterations.
@@ -145,7 +148,8 @@ def _describe(metrics: dict[str, np.ndarray]) -> str:
 # Image (and toy) runs from a config, with checkpoints, logs and samples ----------------------
 
 ConfigError = checks.ConfigError  # a config or workdir that cannot run; nothing written
-CONFIG_WIDTHS = "--config.features, --config.mlp_hidden or --config.nz"  # what sizes the state
+CONFIG_WIDTHS = ("--config.generator.features, --config.critic.features, their hidden or "
+                 "--config.generator.noise_dim")  # what sizes the state
 
 
 class RunStopped(RuntimeError):
@@ -227,13 +231,13 @@ class _StopFlag:
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains the GAN that ``config`` describes (see experiments/configs/) in ``workdir``.
+  """Trains the GAN that ``config`` describes (see wgan_jax/configs/) in ``workdir``.
 
   Resumes from the latest complete checkpoint in ``workdir/checkpoints``. Writes
   ``metrics.jsonl``, TensorBoard events, ``samples/step_<n>.png`` (a sheet from a fixed noise
   batch; ``.npy`` points for a 2-D toy distribution), ``learning_curve.png`` and checkpoints
   (both networks, both optimiser states, BatchNorm statistics and the step; the PRNG stream and
-  the data order are functions of config.seed and the step, so they need no saving). Returns the
+  the data order are functions of config.run.seed and the step, so they need no saving). Returns the
   last step's metrics.
 
   Raises ConfigError before writing anything for a config or a workdir that cannot run
@@ -253,7 +257,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       raise ValueError(f"{e}; repair or remove that line to resume") from None
     warnings = checks.check_config(config)
     run = experiment.build(config)
-    template = state_template(run, config.seed)
+    template = state_template(run, config.run.seed)
     checks.check_state_fits(template, CONFIG_WIDTHS)
   except ValueError as e:  # ConfigError, DataError and the networks' own refusals
     raise ConfigError(str(e)) from None
@@ -265,7 +269,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
-  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
+  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.run.keep_checkpoints,
                             cleanup=True)
   label = os.path.basename(os.path.normpath(workdir)) or "train"
   saved = {"step": None}
@@ -307,8 +311,8 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
     if state is not None:
       print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
 
-    fixed_noise_keys = jax.random.split(jax.random.key(config.seed + 1), 1)
-    generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
+    fixed_noise_keys = jax.random.split(jax.random.key(config.run.seed + 1), 1)
+    generate = steps_lib.generate_over_seeds(run.steps)
     clock = {"start": time.perf_counter(), "steps": 0}
     saved["step"] = start_step if state is not None else None
 
@@ -340,12 +344,13 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
         checkpoints.save(step, state)
         saved["step"] = step
 
-    state, _ = train_seeds(run.steps, [config.seed], config.num_steps,
-                           eval_every=config.checkpoint_every, chunk=config.steps_per_dispatch,
+    state, _ = train_seeds(run.steps, [config.run.seed], config.schedule.num_steps,
+                           eval_every=config.run.checkpoint_every,
+                           chunk=config.schedule.steps_per_dispatch,
                            evaluate=evaluate, on_metrics=on_metrics, state=state, data=run.data,
                            label=label, should_stop=stop)
     step = int(state.step)
-    if step < config.num_steps and saved["step"] != step:
+    if step < config.schedule.num_steps and saved["step"] != step:
       writer.flush()
       checkpoints.save(step, state)
   finally:
@@ -354,8 +359,8 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
       writer.close()
     if callable(run.data):
       run.data.close()  # a HostFeed's reader thread
-  if step < config.num_steps:
-    message = (f"{stop.received} at step {step} of {config.num_steps}: checkpoint saved in "
+  if step < config.schedule.num_steps:
+    message = (f"{stop.received} at step {step} of {config.schedule.num_steps}: checkpoint saved in "
                f"{workdir}; run the same command to resume")
     print(message, file=sys.stderr)
     raise Preempted(message)
@@ -400,14 +405,14 @@ def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.nd
   checks.check_config(config)
   checks.check_count("--num", num, 1, lambda n: n * checks.example_bytes(config), "the samples")
   run = experiment.build(config, with_data=False)
-  template = state_template(run, config.seed)
+  template = state_template(run, config.run.seed)
   checks.check_state_fits(template, f"the widths in {workdir}/config.json")
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
   state = checkpoints.restore_latest(template)
   checkpoints.close()
   if state is None:
     raise ValueError(f"{workdir!r} has no complete checkpoint yet")
-  generate = jax.jit(steps_lib.over_seeds(run.steps.generate, out_axes=0), static_argnums=2)
+  generate = steps_lib.generate_over_seeds(run.steps)
   keys = jax.random.split(jax.random.key(seed), 1)
   return np.asarray(generate(state, keys, num)[0]), int(state.step)
 

@@ -46,8 +46,6 @@ _NON_FINITE_TO_JSON = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
 _JSON_TO_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-# Atomic files ------------------------------------------------------------------------------------
-
 # Sample sheets -----------------------------------------------------------------------------------
 
 def image_sheet(images_NxHxWxC, rows: int = 8) -> np.ndarray:

@@ -452,9 +452,9 @@ class DeviceSampler:
   images that are not on the 8-bit grid stay float32.
 
   Calling the sampler inside ``jax.jit`` closes over ``images``, which JAX embeds in the compiled
-  program as a constant: fine for small sets (MNIST), slow to compile for large ones (5 s for
-  CIFAR-10's 150 MB on a CPU here). A loop that can pass arrays as arguments should call
-  ``DeviceSampler.draw(sampler.images, key, n)`` instead.
+  program as a constant: fine for small sets (MNIST), but the compile time grows with the set
+  (CIFAR-10's 150 MB already costs seconds). A loop that can pass arrays as arguments should
+  call ``DeviceSampler.draw(sampler.images, key, n)`` instead.
   """
 
   def __init__(self, images: jax.Array):

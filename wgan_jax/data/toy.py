@@ -8,6 +8,7 @@ paper's Example 1, P0 = (0, Z) with Z ~ U[0, 1].
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import jax
@@ -69,6 +70,11 @@ DATASETS: dict[str, Callable[[], ToyDataset]] = {
 }
 
 
+# The WGAN-GP toy script trains on the mixtures divided by these (its "dataset /= 1.414"); see
+# config.data.scale_data.
+DATA_SCALE = {"ring8": math.sqrt(2), "grid25": 2 * math.sqrt(2)}
+
+
 def get_dataset(name: str) -> ToyDataset:
   if name not in DATASETS:
     raise ValueError(f"unknown toy dataset {name!r}; choose from {', '.join(DATASETS)}")
@@ -76,4 +82,4 @@ def get_dataset(name: str) -> ToyDataset:
 
 
 __all__ = ["ToyDataset", "get_dataset", "ring_centers", "grid_centers", "gaussian_mixture",
-           "swissroll_sample", "parallel_lines_sample", "DATASETS"]
+           "swissroll_sample", "parallel_lines_sample", "DATASETS", "DATA_SCALE"]

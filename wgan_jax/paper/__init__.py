@@ -1,8 +1,9 @@
 """The paper's claims, each measured by a part that writes a figure, numbers and a verdict.
 
-Every part is a module with ``run(workdir: str, quick: bool = False) -> PartResult`` that writes
-its figures and a ``result.json`` (``PartResult.save``) in ``workdir``; ``quick`` shrinks it to a
-smoke test of seconds (for the tests), whose verdicts mean nothing. ``make reproduce-paper`` runs
+Every part is a module with ``run(workdir: str, quick: bool = False, config=None) -> PartResult``
+that writes its figures and a ``result.json`` (``PartResult.save``) in ``workdir``. Its config is
+wgan_jax/configs/<part>.py; ``quick`` takes that module's quick variant, a smoke test of seconds
+(for the tests) whose verdicts mean nothing, and ``config`` replaces it. ``make reproduce-paper`` runs
 the parts and assembles their results into ``report.md``, reusing a part whose ``result.json``
 exists.
 """

@@ -4,10 +4,10 @@ The paper's claim: with a momentum optimiser (Adam, β1 > 0) or a high learning 
 becomes unstable at times, and when it does, the cosine between the optimiser's step and the
 gradient turns negative; RMSProp avoids these episodes.
 
-Each WGAN here is trained with the critic's and the generator's optimiser one of RUNS, on the toy
-ring (ring8, the networks and data scaling of ``wgan_jax.gaussians``, several seeds at once) and
-on the offline MNIST digits (DCGAN generator and critic of experiments/configs/mnist.py), through
-``train.train_seeds``. The critic logs, at every update, cos(step, -gradient) of its optimiser's
+Each WGAN here is trained with both networks' optimiser one of the runs of
+wgan_jax/configs/adam.py, on the toy ring (ring8, the networks and data scaling of the gaussians
+reproduction, several seeds at once) and on the offline MNIST digits (the DCGAN networks),
+through ``train.train_seeds``. The critic logs, at every update, cos(step, -gradient) of its optimiser's
 step before clipping (``steps.GANSpec.log_update_cosine``): 1 for plain gradient descent,
 negative when the step goes uphill. For RMSProp (and Adam with β1 = 0) it is positive by
 construction: the step is the gradient scaled by positive per-coordinate factors. Only momentum
@@ -19,7 +19,6 @@ the cosines.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import os
@@ -27,30 +26,15 @@ import time
 
 import numpy as np
 
+from wgan_jax import experiment
+from wgan_jax import steps as steps_lib
+from wgan_jax.configs import adam as adam_config
 from wgan_jax.paper import Claim, PartResult
 
 TITLE = "Adam against RMSProp (Section 4.3): unstable critics and the cosine of the Adam step"
 
 
-@dataclasses.dataclass(frozen=True)
-class OptimizerRun:
-  """One optimiser, for both networks; the learning rate is a multiple of the dataset's base."""
-
-  name: str
-  optimizer: str  # rmsprop (PyTorch's) | adam
-  lr_factor: float = 1.0
-  b1: float = 0.0  # Adam only
-  b2: float = 0.999  # Adam only
-
-
-RUNS = (
-    OptimizerRun("rmsprop", "rmsprop"),
-    OptimizerRun("rmsprop_lr_x10", "rmsprop", lr_factor=10.0),
-    OptimizerRun("adam_b1_0.5", "adam", b1=0.5),
-    OptimizerRun("adam_b1_0.9", "adam", b1=0.9),
-    OptimizerRun("adam_b1_0.5_lr_x10", "adam", lr_factor=10.0, b1=0.5),
-)
-BASELINE = "rmsprop"
+BASELINE = adam_config.BASELINE
 FIGURES = {"ring8": "ring8_estimate_cosine.png", "mnist": "mnist_estimate_cosine.png"}
 SHEETS = "mnist_sheets.png"
 
@@ -63,8 +47,7 @@ EPISODE_WINDOW = 101
 EPISODE_K = 4.0
 # A nearly noise-free curve has a tiny band, and its smooth bends would leave it: a point also
 # has to be EPISODE_MIN_JUMP x the typical size (median absolute value) of the running median
-# away from it. Added after the shortened runs of 2026-11-23 flagged such bends, before the
-# full run.
+# away from it.
 EPISODE_MIN_JUMP = 0.1
 # The first and last half windows are never part of an episode: at the start the critic climbs
 # from its initialisation, and at both ends the edge-padded running median lags the series.
@@ -80,37 +63,6 @@ RATE_RATIO = 2.0
 MIN_EPISODES = 3
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-  runs: tuple[str, ...] = tuple(r.name for r in RUNS)  # on ring8
-  mnist_runs: tuple[str, ...] = tuple(r.name for r in RUNS)
-  # The toy ring: wgan_jax.gaussians' WGAN (64-unit networks, clip 0.1, batch 256, RMSProp 5e-4
-  # as its base rate) without its learning-rate decay and critic warm-up, so that every critic
-  # update is logged and nothing but the optimiser differs.
-  toy_iters: int = 5000
-  toy_seeds: int = 3
-  toy_hidden: int = 64
-  toy_lr: float = 5e-4
-  toy_clip: float = 0.1
-  toy_eval_samples: int = 2500
-  # MNIST: the paper's RMSProp 5e-5 and c = 0.01 as the base, DCGAN networks at CPU width.
-  mnist_steps: int = 300
-  mnist_features: int = 16
-  mnist_batch_size: int = 64
-  mnist_lr: float = 5e-5
-  mnist_unroll: bool = False
-  num_samples: int = 1000  # digits judged per MNIST run
-  num_real: int = 1000
-  seed: int = 0
-
-
-# A smoke test: two optimisers on the ring, one on MNIST, tiny networks, a few steps.
-QUICK = Settings(runs=("rmsprop", "adam_b1_0.9"), mnist_runs=("rmsprop",), toy_iters=20,
-                 toy_seeds=1, toy_hidden=8, toy_eval_samples=200, mnist_steps=2,
-                 mnist_features=4, mnist_batch_size=8, num_samples=50,
-                 num_real=50)
-
-
 # Episodes and their cosines ----------------------------------------------------------------------
 
 def unstable_episodes(estimate_T, window: int = EPISODE_WINDOW, k: float = EPISODE_K,
@@ -123,14 +75,14 @@ def unstable_episodes(estimate_T, window: int = EPISODE_WINDOW, k: float = EPISO
   least ``min_points`` such points is an episode, spanning its first to its last point. The
   first and last ``skip`` points are never outside (they still shape the median and the band).
   """
-  from wgan_jax import plots
+  from wgan_jax import series
 
   estimate_T = np.asarray(estimate_T, np.float64)
   finite_T = np.isfinite(estimate_T)
   outside_T = ~finite_T
   if finite_T.sum() >= 2:
     values_F = estimate_T[finite_T]
-    median_F = plots.running_median(values_F, min(window, _odd(len(values_F))))
+    median_F = series.running_median(values_F, min(window, _odd(len(values_F))))
     residual_F = values_F - median_F
     sigma = 1.4826 * float(np.median(np.abs(residual_F)))
     floor = min_jump * float(np.median(np.abs(median_F)))
@@ -226,25 +178,6 @@ def judge_coincidence(total: dict) -> str:
 
 # Training ----------------------------------------------------------------------------------------
 
-def make_tx(run: OptimizerRun, lr: float, clip: float | None = None, record: bool = False):
-  """The optax transform of ``run`` at base rate ``lr``: with_update_cosine inside the clipping."""
-  import optax
-
-  from wgan_jax import optim
-  from wgan_jax import steps as steps_lib
-
-  rate = lr * run.lr_factor
-  if run.optimizer == "rmsprop":
-    tx = optim.torch_rmsprop(rate)
-  elif run.optimizer == "adam":
-    tx = optax.adam(rate, b1=run.b1, b2=run.b2)
-  else:
-    raise ValueError(f"unknown optimiser {run.optimizer!r}")
-  if record:
-    tx = steps_lib.with_update_cosine(tx)
-  return tx if clip is None else optax.chain(tx, optim.clip_params(clip))
-
-
 def cosines_TxN(history: dict, n_critic: int, seed: int = 0) -> np.ndarray:
   """The per-update cosines of ``train_seeds``' history for one seed: (steps, n_critic)."""
   return np.stack([history[f"update_cosine_{i}"][:, seed] for i in range(n_critic)], axis=1)
@@ -260,110 +193,67 @@ def _series(name: str, estimate_T, cosine_TxN, episodes, estimate_name="EM estim
           "episodes": [(a + 1, b + 1) for a, b in episodes]}
 
 
-def train_ring(settings: Settings, run: OptimizerRun) -> dict:
-  """WGAN on ring8 with ``run``'s optimiser, all seeds at once; series, episodes, final metrics."""
+def train_ring(config, name: str, eval_samples: int) -> dict:
+  """WGAN on ring8 with the optimiser of run ``config``, all seeds at once; series, episodes,
+  final metrics on ``eval_samples`` samples per seed."""
   import jax
 
-  from wgan_jax import gaussians
-  from wgan_jax import metrics as metrics_lib
-  from wgan_jax import steps as steps_lib
+  from wgan_jax.metrics import mixtures
   from wgan_jax import train
   from wgan_jax.data import toy
 
-  config = gaussians.GaussiansConfig(
-      methods=("wgan",), datasets=("ring8",), seeds=settings.toy_seeds, iters=settings.toy_iters,
-      hidden=settings.toy_hidden, wgan_lr=settings.toy_lr, clip=settings.toy_clip,
-      lr_decay=False, official_schedule=False)
-  dataset = toy.get_dataset("ring8")
-  scale = gaussians.DATA_SCALE["ring8"]
-  spec = dataclasses.replace(
-      gaussians.build_spec(config, "wgan", dataset, scale),
-      generator_tx=make_tx(run, settings.toy_lr),
-      critic_tx=make_tx(run, settings.toy_lr, settings.toy_clip, record=True),
-      log_update_cosine=True)
-  steps = steps_lib.make_steps(spec)
+  run = experiment.build(config)
+  seeds, seed, iters = config.run.seeds, config.run.seed, config.schedule.num_steps
+  dataset = toy.get_dataset(config.data.dataset)
   start = time.perf_counter()
   state, history = train.train_seeds(
-      steps, list(range(settings.seed, settings.seed + settings.toy_seeds)), settings.toy_iters,
-      eval_every=settings.toy_iters, chunk=min(100, settings.toy_iters),
-      label=f"ring8/{run.name}")
-  generate = jax.jit(steps_lib.over_seeds(steps.generate, out_axes=0), static_argnums=2)
-  keys = jax.random.split(jax.random.key(999), settings.toy_seeds)
-  samples_SxNx2 = np.asarray(generate(state, keys, settings.toy_eval_samples)) * scale
-  real_Nx2 = np.asarray(dataset.sample(jax.random.key(2017), settings.toy_eval_samples))
+      run.steps, list(range(seed, seed + seeds)), iters, eval_every=iters,
+      chunk=config.schedule.steps_per_dispatch, label=f"ring8/{name}")
+  generate = steps_lib.generate_over_seeds(run.steps)
+  keys = jax.random.split(jax.random.key(999), seeds)
+  samples_SxNx2 = np.asarray(generate(state, keys, eval_samples)) * run.scale
+  real_Nx2 = np.asarray(dataset.sample(jax.random.key(2017), eval_samples))
   final = []
   for samples_Nx2 in samples_SxNx2:
-    if np.all(np.isfinite(samples_Nx2)):
-      m = metrics_lib.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
-      final.append({"modes": m["modes"], "high_quality": m["high_quality"],
-                    "w1": metrics_lib.exact_w1(samples_Nx2, real_Nx2)})
-    else:
-      final.append({"modes": 0, "high_quality": 0.0, "w1": math.nan})
+    m = mixtures.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
+    final.append({"modes": m["modes"], "high_quality": m["high_quality"],
+                  "w1": mixtures.exact_w1_or_nan(samples_Nx2, real_Nx2)})
   per_seed = []
-  for s in range(settings.toy_seeds):
+  for s in range(seeds):
     estimate_T = history["estimate"][:, s].astype(np.float64)
-    cos = cosines_TxN(history, spec.n_critic, s)
+    cos = cosines_TxN(history, run.spec.n_critic, s)
     episodes = unstable_episodes(estimate_T)
     per_seed.append({"spans": episodes, **cosine_coincidence(episodes, cos),
-                     "series": _series(f"{run.name} (seed {settings.seed + s})", estimate_T, cos,
-                                       episodes), **final[s]})
+                     "series": _series(f"{name} (seed {seed + s})", estimate_T, cos, episodes),
+                     **final[s]})
   return {"per_seed": per_seed, "wall_time_s": time.perf_counter() - start}
 
 
-def mnist_spec(settings: Settings, run: OptimizerRun):
-  """(GANSpec, dataset on the device) of WGAN on the offline digits with ``run``'s optimiser.
-
-  The networks come from experiment.py's tables for experiments/configs/mnist.py; the spec is
-  built here because the critic's optimiser must record the cosine inside its clipping.
-  """
-  from wgan_jax import experiment
-  from wgan_jax import steps as steps_lib
-  from wgan_jax.data import images as images_lib
-  from wgan_jax.paper import architectures
-
-  c = architectures.mnist_base_config()
-  c.features, c.batch_size = settings.mnist_features, settings.mnist_batch_size
-  clip = c.critic_optimizer.clip  # the paper's 0.01
-  pixels = images_lib.load_images(c.dataset, c.image_size, c.channels, dtype=np.uint8)
-  spec = steps_lib.GANSpec(
-      generator=experiment.GENERATORS["dcgan"](c), critic=experiment.CRITICS["dcgan"](c),
-      generator_tx=make_tx(run, settings.mnist_lr),
-      critic_tx=make_tx(run, settings.mnist_lr, clip, record=True),
-      objective=steps_lib.Objective("wgan"),
-      sample_real=lambda key, n, images: images_lib.DeviceSampler.draw(images, key, n),
-      noise_dim=c.nz, batch_size=c.batch_size, n_critic=5, official_schedule=False,
-      unroll=settings.mnist_unroll, log_update_cosine=True)
-  return spec, images_lib.device_sampler(pixels).images
-
-
-def train_mnist(settings: Settings, run: OptimizerRun, classifier, real) -> dict:
-  """WGAN on the offline digits with ``run``'s optimiser: series, episodes, digit metrics."""
+def train_mnist(config, name: str, classifier, real, num_samples: int) -> dict:
+  """WGAN on the offline digits with the optimiser of run ``config``: series, episodes, digit
+  metrics of ``num_samples`` samples."""
   import jax
 
-  from wgan_jax import metrics as metrics_lib
-  from wgan_jax import steps as steps_lib
+  from wgan_jax.metrics import images as image_metrics
   from wgan_jax import train
   from wgan_jax import writers
 
-  spec, data = mnist_spec(settings, run)
-  steps = steps_lib.make_steps(spec)
+  run = experiment.build(config)
+  seed = config.run.seed
   start = time.perf_counter()
-  # One step per dispatch, as the CPU configs run (see experiments/configs/mnist.py).
-  state, history = train.train_seeds(steps, [settings.seed], settings.mnist_steps,
-                                     eval_every=settings.mnist_steps, chunk=1, data=data,
-                                     label=f"mnist/{run.name}")
-  generate = jax.jit(steps_lib.over_seeds(steps.generate, out_axes=0), static_argnums=2)
-  keys = jax.random.split(jax.random.key(settings.seed + 1000), 1)
-  samples = np.asarray(generate(state, keys, settings.num_samples)[0])
-  if np.all(np.isfinite(samples)):
-    digits = metrics_lib.digit_metrics(classifier, samples, real)
-  else:
-    digits = {"classes_covered": 0, "mean_top_prob": math.nan, "frechet": math.nan}
+  state, history = train.train_seeds(run.steps, [seed], config.schedule.num_steps,
+                                     eval_every=config.schedule.num_steps,
+                                     chunk=config.schedule.steps_per_dispatch, data=run.data,
+                                     label=f"mnist/{name}")
+  generate = steps_lib.generate_over_seeds(run.steps)
+  keys = jax.random.split(jax.random.key(seed + 1000), 1)
+  samples = np.asarray(generate(state, keys, num_samples)[0])
+  digits = image_metrics.digit_metrics_or_nan(classifier, samples, real)
   estimate_T = history["estimate"][:, 0].astype(np.float64)
-  cos = cosines_TxN(history, spec.n_critic)
+  cos = cosines_TxN(history, run.spec.n_critic)
   episodes = unstable_episodes(estimate_T)
   return {"per_seed": [{"spans": episodes, **cosine_coincidence(episodes, cos),
-                        "series": _series(run.name, estimate_T, cos, episodes),
+                        "series": _series(name, estimate_T, cos, episodes),
                         "classes_covered": digits["classes_covered"],
                         "mean_top_prob": digits["mean_top_prob"],
                         "frechet": digits.get("frechet", math.nan)}],
@@ -390,14 +280,13 @@ def _fmt(x, spec: str) -> str:
   return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def _table(dataset: str, results: dict[str, dict], lr: float) -> str:
-  by_name = {r.name: r for r in RUNS}
+def _table(dataset: str, results: dict[str, dict], runs: dict) -> str:
   lines = []
   for name, result in results.items():
-    run, per_seed = by_name[name], result["per_seed"]
+    opt, per_seed = runs[name].critic_optimizer, result["per_seed"]
     p = pooled(per_seed)
-    lr_text = f"{lr * run.lr_factor:g}"
-    beta = f"{run.b1:g}" if run.optimizer == "adam" else "-"
+    lr_text = f"{opt.learning_rate:g}"
+    beta = f"{opt.b1:g}" if opt.name == "adam" else "-"
     if dataset == "ring8":
       quality = (f"{np.mean([s['modes'] for s in per_seed]):.1f} / "
                  f"{_fmt(float(np.mean([s['w1'] for s in per_seed])), '.3f')}")
@@ -442,39 +331,46 @@ def _claims(dataset: str, results: dict[str, dict]) -> list[Claim]:
   return [stability, coincidence]
 
 
-def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> PartResult:
-  """Trains every run on ring8 and MNIST, writes the figures, series.npz files and result.json."""
+def run(workdir: str, quick: bool = False, config=None) -> PartResult:
+  """Trains every run on ring8 and MNIST, writes the figures, series.npz files and result.json;
+  ``config`` replaces wgan_jax/configs/adam.py's (its ``quick`` variant when ``quick``)."""
+  from wgan_jax import checks
   from wgan_jax import files
-  from wgan_jax import metrics
   from wgan_jax import mnist_reproduction as repro
   from wgan_jax import plots
   from wgan_jax.paper import architectures
 
-  settings = settings or (QUICK if quick else Settings())
-  by_name = {r.name: r for r in RUNS}
-  for runs in (settings.runs, settings.mnist_runs):
-    if any(name not in by_name for name in runs) or BASELINE not in runs:
-      raise ValueError(f"runs must include {BASELINE} and be among {', '.join(by_name)}; "
-                       f"got {', '.join(runs)}")
+  config = config or adam_config.get_config("quick" if quick else "")
+  checks.check(config)
+  ring_sweep, mnist_sweep = config.sweeps.ring8, config.sweeps.mnist
+  for sweep in (ring_sweep, mnist_sweep):
+    if BASELINE not in sweep.sweep.runs.split(","):
+      raise checks.ConfigError(f"--config.sweeps.<ring8|mnist>.sweep.runs must include "
+                               f"{BASELINE}; got {sweep.sweep.runs}")
+  ring_runs = {name.split("/")[-1]: run for name, run in experiment.sweep(ring_sweep).items()}
+  mnist_runs = experiment.sweep(mnist_sweep)
   start = time.perf_counter()
   os.makedirs(workdir, exist_ok=True)
-  ring = {name: train_ring(settings, by_name[name]) for name in settings.runs}
+  ring = {name: train_ring(run, name, ring_sweep.eval.samples) for name, run in ring_runs.items()}
 
-  classifier = architectures.digit_classifier(workdir, settings.seed, quick)
-  real = repro.real_reference(settings.num_real, settings.seed)
-  mnist = {name: train_mnist(settings, by_name[name], classifier, real)
-           for name in settings.mnist_runs}
+  seed, num_real = mnist_sweep.run.seed, mnist_sweep.eval.real
+  classifier = architectures.digit_classifier(workdir, mnist_sweep)
+  real = repro.real_reference(num_real, seed)
+  mnist = {name: train_mnist(run, name, classifier, real, mnist_sweep.eval.samples)
+           for name, run in mnist_runs.items()}
 
   plots.estimate_and_cosine(
       os.path.join(workdir, FIGURES["ring8"]),
       [r["per_seed"][0]["series"] for r in ring.values()],
-      title=f"WGAN on ring8 (seed {settings.seed}): EM estimate and cos(critic step, -gradient)")
+      title=f"WGAN on ring8 (seed {ring_sweep.run.seed}): EM estimate and cos(critic step, "
+            f"-gradient)")
   plots.estimate_and_cosine(
       os.path.join(workdir, FIGURES["mnist"]), [r["per_seed"][0]["series"] for r in mnist.values()],
       title="WGAN on MNIST (DCGAN): EM estimate and cos(critic step, -gradient)")
   plots.sheet_grid(os.path.join(workdir, SHEETS), [[r["sheet"] for r in mnist.values()]],
-                   ["MNIST"], list(mnist), title=f"Final samples, {settings.mnist_steps} "
-                                                 f"generator iterations")
+                   ["MNIST"], list(mnist), title=f"Final samples, "
+                                                 f"{mnist_sweep.schedule.num_steps} generator "
+                                                 f"iterations")
   for dataset, results in (("ring8", ring), ("mnist", mnist)):
     arrays = {}
     for name, r in results.items():
@@ -485,19 +381,37 @@ def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> 
     np.savez(buffer, **arrays)
     files.replace_atomically(os.path.join(workdir, f"{dataset}_series.npz"), buffer.getvalue())
 
-  table = (TABLE_HEADER + _table("ring8", ring, settings.toy_lr) + "\n"
-           + _table("mnist", mnist, settings.mnist_lr) + "\n")
+  table = (TABLE_HEADER + _table("ring8", ring, ring_runs) + "\n"
+           + _table("mnist", mnist, mnist_runs) + "\n")
   claims = _claims("ring8", ring) + _claims("mnist", mnist)
-  how = (
+  how = _how(ring_sweep, mnist_sweep)
+  result = PartResult(title=TITLE, figures=[FIGURES["ring8"], FIGURES["mnist"], SHEETS],
+                      table_md=table, claims=claims, wall_time_s=time.perf_counter() - start,
+                      how=how)
+  summary = {dataset: {name: [{k: v for k, v in s.items() if k != "series"}
+                              for s in r["per_seed"]] for name, r in results.items()}
+             for dataset, results in (("ring8", ring), ("mnist", mnist))}
+  summary["settings"] = config.to_dict()
+  repro.write_json(os.path.join(workdir, "runs.json"), summary)
+  result.save(workdir)
+  return result
+
+
+def _how(ring, digits) -> str:
+  ring_base = ring.variants[BASELINE].critic_optimizer
+  mnist_base = digits.variants[BASELINE].critic_optimizer
+  return (
       f"WGAN with the same optimiser for both networks. ring8: the networks of "
-      f"wgan_jax/gaussians.py ({settings.toy_hidden} units x 3 layers, batch 256, clip "
-      f"{settings.toy_clip}, 5 critic iterations, no learning-rate decay, no critic warm-up), "
-      f"base lr {settings.toy_lr:g}, {settings.toy_iters} generator iterations, "
-      f"{settings.toy_seeds} seeds; final modes and exact W1 on {settings.toy_eval_samples} "
-      f"samples. MNIST: DCGAN generator and BatchNorm critic with {settings.mnist_features} "
-      f"filters, batch {settings.mnist_batch_size}, clip 0.01, 5 critic iterations, no warm-up, "
-      f"base lr {settings.mnist_lr:g} (the paper's), {settings.mnist_steps} generator "
-      f"iterations, one seed; final digits judged by the classifier on {settings.num_samples} "
+      f"wgan_jax/gaussians.py ({ring.critic.hidden} units x {ring.critic.depth} layers, batch "
+      f"{ring.schedule.batch_size}, clip {ring_base.clip}, {ring.schedule.n_critic} critic "
+      f"iterations, no learning-rate decay, no critic warm-up), "
+      f"base lr {ring_base.learning_rate:g}, {ring.schedule.num_steps} generator iterations, "
+      f"{ring.run.seeds} seeds; final modes and exact W1 on {ring.eval.samples} "
+      f"samples. MNIST: DCGAN generator and BatchNorm critic with {digits.critic.features} "
+      f"filters, batch {digits.schedule.batch_size}, clip {mnist_base.clip}, "
+      f"{digits.schedule.n_critic} critic iterations, no warm-up, "
+      f"base lr {mnist_base.learning_rate:g} (the paper's), {digits.schedule.num_steps} generator "
+      f"iterations, one seed; final digits judged by the classifier on {digits.eval.samples} "
       f"samples. Adam's β2 is 0.999. The cosine is cos(step, -gradient) of the critic's "
       f"optimiser before clipping, at every critic update. An unstable episode: the EM estimate "
       f"outside {EPISODE_K:g} robust standard deviations (1.4826 x MAD of the residuals) of its "
@@ -512,13 +426,3 @@ def run(workdir: str, quick: bool = False, settings: Settings | None = None) -> 
       f"frequent; it is unclear with fewer than "
       f"{MIN_EPISODES} episodes. RMSProp's cosine is positive by construction (a positive "
       f"diagonal rescaling of the gradient), so only momentum can give a negative one.")
-  result = PartResult(title=TITLE, figures=[FIGURES["ring8"], FIGURES["mnist"], SHEETS],
-                      table_md=table, claims=claims, wall_time_s=time.perf_counter() - start,
-                      how=how)
-  summary = {dataset: {name: [{k: v for k, v in s.items() if k != "series"}
-                              for s in r["per_seed"]] for name, r in results.items()}
-             for dataset, results in (("ring8", ring), ("mnist", mnist))}
-  summary["settings"] = dataclasses.asdict(settings)
-  repro.write_json(os.path.join(workdir, "runs.json"), summary)
-  result.save(workdir)
-  return result

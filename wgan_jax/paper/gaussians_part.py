@@ -1,46 +1,35 @@
 """Figure 2's claim as a part: WGAN does not collapse modes, GAN does.
 
-Runs the gaussians reproduction (``gaussians.run`` with ``GaussiansConfig``'s defaults, what
+Runs the gaussians reproduction (``gaussians.run`` with wgan_jax/configs/gaussians.py, what
 ``make reproduce-gaussians`` runs) in the part's workdir, or reuses its ``summary.json`` there when
 it was made with the same settings, and draws the verdicts from the mode counts of every seed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
 
+from wgan_jax import checks
 from wgan_jax import gaussians
+from wgan_jax.configs import gaussians as gaussians_config
 from wgan_jax.data import toy
 from wgan_jax.paper import Claim, PartResult
 
-QUICK = gaussians.GaussiansConfig(iters=40, seeds=1, hidden=8, batch_size=64, num_evals=2,
-                                  eval_samples=300, curve_samples=200, chunk=10,
-                                  snapshots=(0.5, 1.0))
-
-
 # Fields that change how a run executes, not its results.
-_EXECUTION_ONLY = ("jobs",)
+_EXECUTION_ONLY = (("run", "jobs"),)
 
 
-def _same_settings(summary: dict, config: gaussians.GaussiansConfig) -> bool:
-  """Whether ``summary`` was made with ``config``'s settings.
-
-  A field that a summary lacks was added to GaussiansConfig after it was written; its default
-  keeps the earlier behaviour, so it counts as the default.
-  """
+def _same_settings(summary: dict, config) -> bool:
+  """Whether ``summary`` was made with ``config``'s settings."""
   def settings(fields: dict) -> dict:
-    # Through JSON, so that tuples and lists compare equal.
-    fields = json.loads(json.dumps(fields))
-    return {k: v for k, v in fields.items() if k not in _EXECUTION_ONLY}
+    fields = json.loads(json.dumps(fields))  # through JSON, so that tuples and lists compare equal
+    for section, name in _EXECUTION_ONLY:
+      fields.get(section, {}).pop(name, None)
+    return fields
 
-  if "config" not in summary:
-    return False
-  defaults = dataclasses.asdict(gaussians.GaussiansConfig())
-  return settings({**defaults, **summary["config"]}) == settings(
-      dataclasses.asdict(config))
+  return "config" in summary and settings(summary["config"]) == settings(config.to_dict())
 
 
 # (method, its name in a claim, the claim, whether the claim holds given (modes_min, modes)).
@@ -78,9 +67,12 @@ def table(summary: dict) -> str:
   return "\n".join(rows) + "\n"
 
 
-def run(workdir: str, quick: bool = False) -> PartResult:
+def run(workdir: str, quick: bool = False, config=None) -> PartResult:
+  """The gaussians reproduction in ``workdir`` (reused when its summary.json has the same
+  settings) and its verdicts; ``config`` replaces wgan_jax/configs/gaussians.py's."""
   start = time.perf_counter()
-  config = QUICK if quick else gaussians.GaussiansConfig()
+  config = config or gaussians_config.get_config("quick" if quick else "")
+  checks.check(config)
   summary_path = os.path.join(workdir, "summary.json")
   summary = None
   if os.path.exists(summary_path):
@@ -97,8 +89,9 @@ def run(workdir: str, quick: bool = False) -> PartResult:
       table_md=table(summary),
       claims=claims(summary),
       wall_time_s=summary["total_wall_time_s"] if reused else time.perf_counter() - start,
-      how=(f"The gaussians reproduction (make reproduce-gaussians): {config.seeds} seeds, "
-           f"{config.iters} generator iterations, {config.eval_samples} samples per seed; a mode "
+      how=(f"The gaussians reproduction (make reproduce-gaussians): {config.run.seeds} seeds, "
+           f"{config.schedule.num_steps} generator iterations, {config.eval.samples} samples per "
+           f"seed; a mode "
            f"is covered when it is the nearest centre of a sample within 3 std of it "
            f"(VEEGAN/PacGAN protocol). Full table and settings in summary.md."
            + (" Reused from the summary.json already in this folder." if reused else "")),

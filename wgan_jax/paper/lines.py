@@ -13,96 +13,39 @@ learned networks make of them:
 - the gradient on θ of the generator's loss, from ``generator_step``, as its critic trains at
   θ = 1: the GAN's (minimax and -log D) and the WGAN's.
 
-The networks and optimisers are those of the gaussians reproduction (``GaussiansConfig``'s
-defaults): 3 hidden layers of 64 units; WGAN RMSProp 5e-4 with c = 0.1, GAN Adam 1e-3 (β1 0.5).
+Its config is wgan_jax/configs/lines.py: the networks and optimisers of the gaussians
+reproduction.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import time
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import scipy.stats
 
+from wgan_jax import checks
+from wgan_jax import experiment
 from wgan_jax import files
-from wgan_jax import gaussians
-from wgan_jax import models
-from wgan_jax import optim
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import train
-from wgan_jax.data import toy
+from wgan_jax.configs import lines as lines_config
 from wgan_jax.paper import Claim, PartResult
 
 LOG_2 = math.log(2.0)
-_REPRODUCTION = gaussians.GaussiansConfig()
 
-
-@dataclasses.dataclass(frozen=True)
-class LinesConfig:
-  """The sizes of the part; ``QUICK`` shrinks them to a smoke test."""
-
-  grid: int = 21  # θ values, evenly spaced in [-1, 1] (odd, so that θ = 0 is one of them)
-  hidden: int = _REPRODUCTION.hidden
-  depth: int = _REPRODUCTION.depth
-  batch_size: int = 64  # the paper's m
-  critic_steps: int = 3000  # per θ; 6,000 moved R² from 0.9407 to 0.9403
-  wgan_lr: float = _REPRODUCTION.wgan_lr
-  clip: float = _REPRODUCTION.clip
-  gan_lr: float = _REPRODUCTION.gan_lr
-  gan_b1: float = _REPRODUCTION.gan_b1
-  # A control, not in the paper: a critic kept 1-Lipschitz by a gradient penalty instead of
-  # clipping (Adam at the GAN's rate, the reproduction's betas, the WGAN-GP paper's λ = 10).
-  gp_b1: float = _REPRODUCTION.gp_b1
-  gp_b2: float = _REPRODUCTION.gp_b2
-  gp_weight: float = 10.0
-  gp_control: bool = True
-  eval_samples: int = 8192  # real and fake samples for each estimate and each gradient
-  theta_iters: int = 4000  # generator iterations of the WGAN that learns θ from 1
-  theta_eval_every: int = 50
-  official_schedule: bool = True  # of the WGAN learning θ, as in the reproduction
-  # Critic (discriminator) steps at θ = 1 after which the gradient on θ is measured.
-  gradient_checkpoints: tuple[int, ...] = (10, 30, 100, 300, 1000, 3000)
-
-  def __post_init__(self):
-    if self.grid < 3 or self.grid % 2 == 0:
-      raise ValueError(f"grid must be odd and at least 3, got {self.grid}")
-    if not self.gradient_checkpoints or min(self.gradient_checkpoints) < 1 or max(
-        self.gradient_checkpoints) > self.critic_steps:
-      raise ValueError(f"gradient_checkpoints must lie in [1, critic_steps = "
-                       f"{self.critic_steps}], got {self.gradient_checkpoints}")
-
-
-QUICK = LinesConfig(grid=5, hidden=8, depth=2, critic_steps=10, eval_samples=256, theta_iters=20,
-                    theta_eval_every=10, official_schedule=False, gp_control=False,
-                    gradient_checkpoints=(2, 10))
 
 # Thresholds of the verdicts, fixed before the runs.
-R2_TARGET = 0.99  # the issue's: the critic's estimate is linear in |θ|
+R2_TARGET = 0.99  # the critic's estimate is linear in |θ|
 JS_TOLERANCE = 0.01  # the JS estimate within this of log 2 at every θ ≠ 0
 THETA_TOLERANCE = 0.1  # the learned θ within this of 0
 VANISHED_RATIO = 0.01  # the GAN's gradient fell by two orders of magnitude as D trained
-
-
-class ParallelLine(nn.Module):
-  """g_θ(z) = (θ, Φ(z)): Φ, the normal CDF, turns the steps' Gaussian noise into Z ~ U[0, 1]."""
-
-  theta_init: float = 1.0
-
-  @nn.compact
-  def __call__(self, z_Bx1: jnp.ndarray, train: bool = True) -> jnp.ndarray:
-    del train
-    theta = self.param("theta", lambda key: jnp.asarray(self.theta_init, jnp.float32))
-    u_B = jax.scipy.stats.norm.cdf(z_Bx1[:, 0])
-    return jnp.stack([jnp.full_like(u_B, theta), u_B], axis=1)
 
 
 # Closed forms ----------------------------------------------------------------------------------
@@ -127,33 +70,12 @@ def linear_fit(x, y) -> tuple[float, float, float]:
 
 # Networks ----------------------------------------------------------------------------------------
 
-def build_spec(config: LinesConfig, method: str, *, theta_init: float = 1.0,
-               official_schedule: bool = False,
-               generator_tx: optax.GradientTransformation | None = None,
-               batch_size: int | None = None,
-               gan_generator_loss: str = "nonsaturating") -> steps_lib.GANSpec:
-  """The GANSpec of g_θ against a critic (wgan, wgan-gp) or a discriminator (gan).
-
-  θ stays fixed unless ``generator_tx`` is given.
-  """
-  if method == "wgan":
-    critic_opt = optim.OptimizerConfig("rmsprop", config.wgan_lr, clip=config.clip)
-  elif method == "wgan-gp":
-    critic_opt = optim.OptimizerConfig("adam", config.gan_lr, config.gp_b1, config.gp_b2)
-  else:
-    critic_opt = optim.OptimizerConfig("adam", config.gan_lr, config.gan_b1)
-  return steps_lib.GANSpec(
-      generator=ParallelLine(theta_init),
-      critic=models.MLP((config.hidden,) * config.depth, 1),
-      generator_tx=generator_tx if generator_tx is not None else optax.set_to_zero(),
-      critic_tx=optim.make_optimizer(critic_opt),
-      objective=steps_lib.Objective(method, gp_weight=config.gp_weight,
-                                    gan_generator_loss=gan_generator_loss),
-      sample_real=toy.parallel_lines_sample,
-      noise_dim=1,
-      batch_size=batch_size or config.batch_size,
-      official_schedule=official_schedule,
-  )
+def build(config, method: str, **schedule):
+  """``experiment.build`` of the variant ``method`` (wgan, wgan-gp, gan, learn_theta), with
+  ``schedule``'s fields set: g_θ against a critic or a discriminator."""
+  run_config = experiment.variant(config, method)
+  run_config.schedule.update(schedule)
+  return experiment.build(run_config)
 
 
 def _trainer(spec: steps_lib.GANSpec, fns: steps_lib.Steps, generator_steps: dict,
@@ -200,61 +122,65 @@ GRADIENT_LOSSES = {"wgan": {"wgan": "nonsaturating"}, "wgan-gp": {},
                    "gan": {"gan minimax": "minimax", "gan -log D": "nonsaturating"}}
 
 
-def train_critics(config: LinesConfig, method: str,
+def train_critics(config, method: str,
                   thetas_G: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-  """Critics trained for ``config.critic_steps`` against each fixed g_θ of the grid.
+  """Critics trained for ``config.lines.critic_steps`` against each fixed g_θ of the grid.
 
-  Returns the estimate of each (on ``config.eval_samples`` fresh samples) and, for the critic at
-  θ = 1, |∂(generator loss)/∂θ| after each of ``config.gradient_checkpoints`` critic steps, for
-  each loss of ``GRADIENT_LOSSES[method]``: ``generator_step``'s ``generator_grad_norm`` on
-  ``config.eval_samples`` noise samples, its new state dropped so that θ stays put.
+  Returns the estimate of each (on ``config.lines.eval_samples`` fresh samples) and, for the
+  critic at θ = 1, |∂(generator loss)/∂θ| after each of ``config.lines.gradient_checkpoints``
+  critic steps, for each loss of ``GRADIENT_LOSSES[method]``: ``generator_step``'s
+  ``generator_grad_norm`` on ``eval_samples`` noise samples, its new state dropped so that θ
+  stays put.
   """
-  spec = build_spec(config, method)
-  fns = steps_lib.make_steps(spec)
-  generator_steps = {name: steps_lib.make_steps(build_spec(
-      config, method, batch_size=config.eval_samples, gan_generator_loss=loss)).generator_step
-                     for name, loss in GRADIENT_LOSSES[method].items()}
-  run_round = _trainer(spec, fns, generator_steps, int(np.argmin(np.abs(thetas_G - 1.0))),
-                       config.eval_samples)
-  states = _states_at(fns, thetas_G)
+  lines = config.lines
+  run = build(config, method)
+  generator_steps = {}
+  for name, loss in GRADIENT_LOSSES[method].items():
+    measuring = experiment.variant(config, method)
+    measuring.schedule.batch_size = lines.eval_samples
+    measuring.objective.gan_generator_loss = loss
+    generator_steps[name] = experiment.build(measuring).steps.generator_step
+  run_round = _trainer(run.spec, run.steps, generator_steps,
+                       int(np.argmin(np.abs(thetas_G - 1.0))), lines.eval_samples)
+  states = _states_at(run.steps, thetas_G)
   gradients = {name: [] for name in generator_steps}
   done = 0
-  for i, stop in enumerate(sorted(set(config.gradient_checkpoints) | {config.critic_steps})):
+  for i, stop in enumerate(sorted(set(lines.gradient_checkpoints) | {lines.critic_steps})):
     states, estimates_G, measured = run_round(states, jax.random.key(100 + i), stop - done,
                                               jax.random.key(2))
     done = stop
-    if stop in config.gradient_checkpoints:
+    if stop in lines.gradient_checkpoints:
       for name, value in measured.items():
         gradients[name].append(float(value))
   estimates_G = np.asarray(estimates_G, dtype=np.float64)
   return estimates_G, {name: np.asarray(g) for name, g in gradients.items()}
 
 
-def learn_theta(config: LinesConfig) -> tuple[np.ndarray, np.ndarray]:
-  """A WGAN learning θ from 1 (RMSProp at the critic's rate on θ): (steps, θ at those steps)."""
-  gen_tx = optim.make_optimizer(optim.OptimizerConfig("rmsprop", config.wgan_lr))
-  fns = steps_lib.make_steps(build_spec(config, "wgan", theta_init=1.0, generator_tx=gen_tx,
-                                        official_schedule=config.official_schedule))
+def learn_theta(config) -> tuple[np.ndarray, np.ndarray]:
+  """The WGAN of the variant learn_theta, from θ = 1: (steps, θ at those steps)."""
+  run_config = experiment.variant(config, "learn_theta")
+  fns = experiment.build(run_config).steps
+  every = config.lines.theta_eval_every
   eval_steps, thetas = [], []
 
   def evaluate(state, step):
     eval_steps.append(step)
     thetas.append(float(state.generator_params["theta"][0]))
 
-  train.train_seeds(fns, [0], config.theta_iters, eval_every=config.theta_eval_every,
-                    chunk=config.theta_eval_every, evaluate=evaluate, label="lines/learn θ")
+  train.train_seeds(fns, [0], run_config.schedule.num_steps, eval_every=every, chunk=every,
+                    evaluate=evaluate, label="lines/learn θ")
   return np.asarray(eval_steps), np.asarray(thetas)
 
 
 # The part ----------------------------------------------------------------------------------------
 
-def measure(config: LinesConfig) -> dict:
+def measure(config) -> dict:
   """Every number of the part, as plain Python values."""
-  thetas_G = np.linspace(-1.0, 1.0, config.grid)
+  thetas_G = np.linspace(-1.0, 1.0, config.lines.grid)
   em_G, wgan_gradients = train_critics(config, "wgan", thetas_G)
   js_G, gan_gradients = train_critics(config, "gan", thetas_G)
   slope, intercept, r2 = linear_fit(np.abs(thetas_G), em_G)
-  if config.gp_control:
+  if config.lines.gp_control:
     gp_G, _ = train_critics(config, "wgan-gp", thetas_G)
     gp_slope, gp_intercept, gp_r2 = linear_fit(np.abs(thetas_G), gp_G)
   else:
@@ -270,12 +196,12 @@ def measure(config: LinesConfig) -> dict:
       "js_gap_max": float(np.max(LOG_2 - js_G[apart])),
       "js_gap_mean": float(np.mean(LOG_2 - js_G[apart])),
       "theta_steps": theta_steps.tolist(), "theta_path": theta_path.tolist(),
-      "gradient_checkpoints": sorted(config.gradient_checkpoints),
+      "gradient_checkpoints": sorted(config.lines.gradient_checkpoints),
       "gradients": {name: g.tolist() for name, g in {**gan_gradients, **wgan_gradients}.items()},
   }
 
 
-def _claims(m: dict, config: LinesConfig) -> list[Claim]:
+def _claims(m: dict) -> list[Claim]:
   fit = m["em_fit"]
   minimax = m["gradients"]["gan minimax"]
   ratio = minimax[-1] / minimax[0] if minimax[0] > 0 else math.nan
@@ -324,10 +250,12 @@ def _table(m: dict) -> str:
   return "\n".join(rows) + "\n"
 
 
-def run(workdir: str, quick: bool = False) -> PartResult:
-  """Measures, draws figure_1.png and theta.png, and writes result.json and numbers.json."""
+def run(workdir: str, quick: bool = False, config=None) -> PartResult:
+  """Measures, draws figure_1.png and theta.png, and writes result.json and numbers.json;
+  ``config`` replaces wgan_jax/configs/lines.py's (its ``quick`` variant when ``quick``)."""
   start = time.perf_counter()
-  config = QUICK if quick else LinesConfig()
+  config = config or lines_config.get_config("quick" if quick else "")
+  checks.check(config)
   m = measure(config)
   os.makedirs(workdir, exist_ok=True)
   fine = np.linspace(-1.0, 1.0, 401)
@@ -335,29 +263,37 @@ def run(workdir: str, quick: bool = False) -> PartResult:
                        np.asarray(m["thetas"]), np.asarray(m["em_estimate"]),
                        np.asarray(m["js_estimate"]),
                        (m["em_fit"]["slope"], m["em_fit"]["intercept"]),
-                       gp_estimate_G=np.asarray(m["gp_estimate"]) if config.gp_control else None)
+                       gp_estimate_G=np.asarray(m["gp_estimate"]) if config.lines.gp_control else None)
   plots.theta_learning(os.path.join(workdir, "theta.png"), np.asarray(m["theta_steps"]),
                        np.asarray(m["theta_path"]), np.asarray(m["gradient_checkpoints"]),
                        {name: np.asarray(g) for name, g in m["gradients"].items()})
   files.save_text(os.path.join(workdir, "numbers.json"),
-                  json.dumps({"config": dataclasses.asdict(config), **m}, indent=2) + "\n")
+                  json.dumps({"config": config.to_dict(), **m}, indent=2) + "\n")
   result = PartResult(
       title="Figure 1 and Example 1: parallel lines",
       figures=["figure_1.png", "theta.png"],
       table_md=_table(m),
-      claims=_claims(m, config),
+      claims=_claims(m),
       wall_time_s=time.perf_counter() - start,
-      how=(f"{config.grid} values of θ in [-1, 1]; at each, a critic (WGAN: RMSProp "
-           f"{config.wgan_lr}, clip {config.clip}) and a discriminator (GAN: Adam "
-           f"{config.gan_lr}, β1 {config.gan_b1}), MLPs of {config.depth} x {config.hidden} "
-           f"ReLU units with one initialisation for every θ (and, as a control, a critic with "
-           f"a gradient penalty, λ {config.gp_weight}, Adam {config.gan_lr}), trained for "
-           f"{config.critic_steps} steps of batch {config.batch_size} against the fixed g_θ; "
-           f"estimates and gradients on {config.eval_samples} fresh samples. θ learned by a "
-           f"WGAN (RMSProp {config.wgan_lr} on θ, 5 critic steps per generator step"
-           f"{', the official schedule' if config.official_schedule else ''}) for "
-           f"{config.theta_iters} generator iterations."),
+      how=_how(config),
   )
   result.save(workdir)
   return result
 
+
+
+def _how(config) -> str:
+  lines, v = config.lines, config.variants
+  wgan, gan, theta = v.wgan.critic_optimizer, v.gan.critic_optimizer, v.learn_theta
+  official = theta.schedule.get("official_schedule", config.schedule.official_schedule)
+  return (f"{lines.grid} values of θ in [-1, 1]; at each, a critic (WGAN: RMSProp "
+          f"{wgan.learning_rate}, clip {wgan.clip}) and a discriminator (GAN: Adam "
+          f"{gan.learning_rate}, β1 {gan.b1}), MLPs of {config.critic.depth} x "
+          f"{config.critic.hidden} ReLU units with one initialisation for every θ (and, as a "
+          f"control, a critic with a gradient penalty, λ {config.objective.gp_weight}, Adam "
+          f"{v.wgan_gp.critic_optimizer.learning_rate}), trained for {lines.critic_steps} steps "
+          f"of batch {config.schedule.batch_size} against the fixed g_θ; estimates and gradients "
+          f"on {lines.eval_samples} fresh samples. θ learned by a WGAN (RMSProp "
+          f"{theta.generator_optimizer.learning_rate} on θ, {config.schedule.n_critic} critic "
+          f"steps per generator step{', the official schedule' if official else ''}) for "
+          f"{theta.schedule.num_steps} generator iterations.")

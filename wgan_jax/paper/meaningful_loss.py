@@ -1,7 +1,7 @@
 """The meaningful loss, quantified: does the critic's estimate track the exact W1 over training?
 
 On ring8 and grid25, WGAN, WGAN-GP and GAN are trained exactly as in the gaussians reproduction
-(``gaussians.GaussiansConfig``'s defaults, ``gaussians.train_one``), one seed each. At regular
+(wgan_jax/configs/meaningful_loss.py, ``gaussians.train_one``), one seed each. At regular
 points of training the exact W1 (POT) between 2,000 generated and 2,000 real samples is measured;
 the critic's estimate at those points is its per-iteration estimate median-filtered with the
 figures' centred window of 101 iterations. The number is Spearman's rank correlation between the
@@ -11,7 +11,6 @@ two over training: the paper's claim is that the EM estimate tracks sample quali
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -20,39 +19,31 @@ import jax
 import numpy as np
 import scipy.stats
 
+from wgan_jax import checks
+from wgan_jax import experiment
 from wgan_jax import files
 from wgan_jax import gaussians
 from wgan_jax import plots
+from wgan_jax import series
 from wgan_jax import steps as steps_lib
 from wgan_jax.data import toy
+from wgan_jax.configs import meaningful_loss as part_config
 from wgan_jax.paper import Claim, PartResult
 
-METHODS = ("wgan", "wgan-gp", "gan")
-DATASETS = ("ring8", "grid25")
-# Verdict thresholds, fixed before the runs: the issue's target for "tracks", and a correlation
+# Verdict thresholds, fixed before the runs: the target for "tracks" (ρ ≥ 0.9), and a correlation
 # below which an estimate is taken not to track W1 (between the two, the verdict is unclear).
 TRACKS = 0.9
 DOES_NOT_TRACK = 0.5
 
 
-def reproduction_config(quick: bool) -> gaussians.GaussiansConfig:
-  """The gaussians reproduction's settings, one seed, W1 on 2,000 samples at 20 points."""
-  if quick:
-    return gaussians.GaussiansConfig(
-        datasets=DATASETS, methods=METHODS, seeds=1, iters=40, hidden=8, batch_size=32,
-        num_evals=4, curve_samples=100, eval_samples=100, chunk=10, snapshots=(1.0,))
-  return gaussians.GaussiansConfig(datasets=DATASETS, methods=METHODS, seeds=1, num_evals=20,
-                                   curve_samples=2000, eval_samples=2000)
-
-
 def tracking(estimate_T: np.ndarray, eval_steps_E: np.ndarray, w1_E: np.ndarray,
-             window: int = plots.MEDIAN_WINDOW) -> dict:
+             window: int = series.MEDIAN_WINDOW) -> dict:
   """The median-filtered estimate at the evaluation steps, and Spearman's ρ against W1.
 
   ``estimate_T[t]`` is the estimate of generator iteration t + 1; step 0 (no critic trained
   yet) and non-finite values are left out of the correlation.
   """
-  smooth_T = plots.running_median(estimate_T, window)
+  smooth_T = series.running_median(estimate_T, window)
   eval_steps_E = np.asarray(eval_steps_E)
   keep_E = eval_steps_E > 0
   steps_K = eval_steps_E[keep_E]
@@ -81,25 +72,29 @@ def _claim(dataset: str, method: str, t: dict) -> Claim:
     claim = (f"{dataset}: the {method.upper()} critic's EM estimate tracks the exact W1 over "
              "training")
     rule = f"target ρ ≥ {TRACKS}"
-  number = (f"Spearman ρ between the estimate (running median, window {plots.MEDIAN_WINDOW}) and "
+  number = (f"Spearman ρ between the estimate (running median, window {series.MEDIAN_WINDOW}) and "
             f"W1 at {t['points']} points = {t['spearman']:.3f} ({rule})")
   return Claim(claim, number, verdict(method, t["spearman"]))
 
 
-def run(workdir: str, quick: bool = False) -> PartResult:
-  """Trains the six runs, writes meaningful_loss_<dataset>.png, numbers.json and result.json."""
+def run(workdir: str, quick: bool = False, config=None) -> PartResult:
+  """Trains the six runs, writes meaningful_loss_<dataset>.png, numbers.json and result.json;
+  ``config`` replaces wgan_jax/configs/meaningful_loss.py's (its ``quick`` variant when
+  ``quick``)."""
   start = time.perf_counter()
-  config = reproduction_config(quick)
+  config = config or part_config.get_config("quick" if quick else "")
+  checks.check(config)
+  runs = experiment.sweep(config)
   os.makedirs(workdir, exist_ok=True)
   numbers, claims, figures = {}, [], []
   rows = ["| dataset | method | Spearman ρ | W1 (first → last point) | estimate (first → last) "
           "| wall time (s) |", "| --- | --- | --- | --- | --- | --- |"]
-  for dataset_name in config.datasets:
+  for dataset_name in config.sweep.datasets.split(","):
     dataset = toy.get_dataset(dataset_name)
-    real_Nx2 = np.asarray(dataset.sample(jax.random.key(2017), config.curve_samples))
+    real_Nx2 = np.asarray(dataset.sample(jax.random.key(2017), config.eval.curve_samples))
     curves = {}
-    for method in config.methods:
-      result = gaussians.train_one(config, dataset, method, real_Nx2,
+    for method in config.sweep.runs.split(","):
+      result = gaussians.train_one(runs[f"{dataset_name}/{method}"], dataset, real_Nx2,
                                    label=f"meaningful_loss {dataset_name}/{method}")
       estimate_T = result["estimate_SxT"][0]
       t = tracking(estimate_T, result["eval_steps"], result["w1_curve"])
@@ -117,19 +112,20 @@ def run(workdir: str, quick: bool = False) -> PartResult:
     plots.learning_curves(os.path.join(workdir, figure), {dataset_name: curves})
     figures.append(figure)
   files.save_text(os.path.join(workdir, "numbers.json"), json.dumps(
-      {"config": dataclasses.asdict(config), "results": numbers}, indent=2) + "\n")
+      {"config": config.to_dict(), "results": numbers}, indent=2) + "\n")
+  iters, curve = config.schedule.num_steps, config.eval.curve_samples
   result = PartResult(
       title="The meaningful loss: the critic's estimate against the exact W1 over training",
       figures=figures,
       table_md="\n".join(rows) + "\n",
       claims=claims,
       wall_time_s=time.perf_counter() - start,
-      how=(f"The gaussians reproduction's networks and hyperparameters (GaussiansConfig "
-           f"defaults), {config.iters} generator iterations, seed 0. Every "
-           f"{config.iters // config.num_evals} iterations, the exact W1 (POT ot.emd2) between "
-           f"{config.curve_samples} generated and {config.curve_samples} real samples, in the "
+      how=(f"The gaussians reproduction's networks and hyperparameters (wgan_jax/configs/"
+           f"gaussians.py), {iters} generator iterations, seed 0. Every "
+           f"{iters // config.eval.num_evals} iterations, the exact W1 (POT ot.emd2) between "
+           f"{curve} generated and {curve} real samples, in the "
            f"data's coordinates; the estimate there is the running median (centred window "
-           f"{plots.MEDIAN_WINDOW}) of the per-iteration estimate, in the coordinates the "
+           f"{series.MEDIAN_WINDOW}) of the per-iteration estimate, in the coordinates the "
            f"networks see (a rescaling does not change a rank correlation). Step 0, before any "
            f"critic update, is left out."),
   )

@@ -2,8 +2,8 @@
 
 Each part runs in ``<workdir>/<part>/``; a part whose ``result.json`` is already there is not run
 again but reused, so that a killed ``make reproduce-paper`` resumes where it stopped (delete a
-part's folder to run it again). A part that is missing (its module not written yet) or that fails
-is named in the report and the run goes on with the others.
+part's folder to run it again). A part whose module cannot be found, or that fails, is named in
+the report and the run goes on with the others.
 """
 
 from __future__ import annotations

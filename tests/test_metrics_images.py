@@ -11,10 +11,11 @@ import jax
 import numpy as np
 import pytest
 
-from wgan_jax import metrics
+from wgan_jax.metrics import images as metrics
 from wgan_jax.data.images import load_labeled_mnist_offline
-from wgan_jax.metrics import (DigitClassifier, class_kl, digit_metrics, digit_split,
-                              frechet_distance, get_digit_classifier, train_digit_classifier)
+from wgan_jax.metrics.images import (DigitClassifier, class_kl, digit_metrics, digit_split,
+                                     frechet_distance, get_digit_classifier,
+                                     train_digit_classifier)
 
 SEED = 0
 

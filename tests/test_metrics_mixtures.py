@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from wgan_jax.metrics import exact_w1, mode_metrics, toy_metrics
+from wgan_jax.metrics.mixtures import exact_w1, mode_metrics
 
 
 def ring(k=8, radius=2.0):
@@ -180,17 +180,3 @@ def test_metric_properties(a_Nx2, b_Mx2, c_Lx2):
   assert ac <= ab + bc + 1e-9
   # Jensen: the distance between the means is a lower bound.
   assert np.linalg.norm(a_Nx2.mean(0) - b_Mx2.mean(0)) <= ab + 1e-9
-
-
-# toy_metrics -------------------------------------------------------------------------------------
-
-def test_toy_metrics_combines_both():
-  centers_Kx2 = ring()
-  samples_Nx2 = centers_Kx2[[0, 0, 1, 6]]
-  real_Nx2 = samples_Nx2 + np.array([0.0, 0.05])  # W1 of a shift is its length
-  out = toy_metrics(samples_Nx2, real_Nx2, centers_Kx2, std=0.02)
-  assert out["modes"] == 3
-  assert out["high_quality"] == 1.0
-  # p = (1/2, 1/4, 1/4) again: KL = 1.5 log 2.
-  assert out["reverse_kl"] == pytest.approx(1.5 * np.log(2))
-  assert out["w1"] == pytest.approx(0.05)
