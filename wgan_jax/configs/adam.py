@@ -46,6 +46,7 @@ def _sweep(c, datasets: str, lr: float, clip: float) -> None:
 
 
 def get_config(variant: str = ""):
+  base.check_variant(__file__, variant, "quick")
   ring = gaussians.get_config()
   ring.critic.name = "toy_mlp"
   _sweep(ring, "ring8", 5e-4, 0.1)
@@ -71,6 +72,4 @@ def get_config(variant: str = ""):
     digits.generator.features = digits.critic.features = 4
     digits.schedule.update(dict(num_steps=2, batch_size=8))
     digits.eval.update(dict(samples=50, real=50, classifier_epochs=1))
-  elif variant:
-    raise ValueError(f"unknown variant {variant!r} of adam.py; the one variant is 'quick'")
   return ml_collections.ConfigDict(dict(sweeps=dict(ring8=ring, mnist=digits)))

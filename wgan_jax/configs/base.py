@@ -6,6 +6,8 @@ set with ``--config.<section>.<field>=<value>``. ``wgan_jax/checks.py`` validate
 ``wgan_jax/experiment.py`` turns the config into data, networks, optimisers and steps.
 """
 
+import os
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -36,6 +38,14 @@ def set_optimizers(c: ml_collections.ConfigDict, method: str, **fields) -> None:
                             optim.PAPER_OPTIMIZERS[method]):
     section.update({**dict(name=paper.name, learning_rate=paper.learning_rate, b1=paper.b1,
                            b2=paper.b2, clip=paper.clip), **fields})
+
+
+def check_variant(module_file: str, variant: str, *known: str) -> None:
+  """ValueError unless ``variant`` is "" or one of ``known``, the variants of the config module
+  at ``module_file``."""
+  if variant and variant not in known:
+    raise ValueError(f"unknown variant {variant!r} of {os.path.basename(module_file)}; choose "
+                     f"from {', '.join(known)}")
 
 
 def variant_key(name: str) -> str:

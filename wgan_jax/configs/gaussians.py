@@ -36,6 +36,7 @@ def _variant(method: str, generator_optimizer, critic_optimizer, n_critic: int =
 
 
 def get_config(variant: str = ""):
+  base.check_variant(__file__, variant, "quick")
   c = base.get_config()
   c.sweep = ml_collections.ConfigDict(dict(
       datasets="ring8,grid25",  # comma-separated mixtures: ring8, grid25
@@ -73,7 +74,5 @@ def get_config(variant: str = ""):
     toy.toy_networks(c, 8)
     c.run.seeds = 1
     c.eval.update(dict(samples=300, num_evals=2, curve_samples=200, snapshots=(0.5, 1.0)))
-  elif variant:
-    raise ValueError(f"unknown variant {variant!r} of gaussians.py; the one variant is 'quick'")
   base.leave_to_variants(c)
   return c

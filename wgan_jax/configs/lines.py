@@ -14,6 +14,7 @@ from wgan_jax.configs import toy
 
 
 def get_config(variant: str = ""):
+  base.check_variant(__file__, variant, "quick")
   c = base.get_config()
   c.data.dataset = "parallel_lines"
   toy.toy_networks(c, 64)
@@ -52,7 +53,5 @@ def get_config(variant: str = ""):
     c.variants.learn_theta.schedule.update(dict(num_steps=20, official_schedule=False))
     c.lines.update(dict(grid=5, critic_steps=10, eval_samples=256, theta_eval_every=10,
                         gradient_checkpoints=(2, 10), gp_control=False))
-  elif variant:
-    raise ValueError(f"unknown variant {variant!r} of lines.py; the one variant is 'quick'")
   base.leave_to_variants(c)
   return c

@@ -20,6 +20,7 @@ def toy_networks(c, hidden: int, depth: int = 3) -> None:
 
 
 def get_config(variant: str = ""):
+  base.check_variant(__file__, variant, "tiny")
   c = base.get_config()
   c.data.dataset = "ring8"
   toy_networks(c, 64)
@@ -32,6 +33,4 @@ def get_config(variant: str = ""):
     toy_networks(c, 16)
     c.schedule.update(dict(batch_size=32, num_steps=80, steps_per_dispatch=1))
     c.run.checkpoint_every = 10
-  elif variant:
-    raise ValueError(f"unknown variant {variant!r} of toy.py; the one variant is 'tiny'")
   return c
