@@ -25,7 +25,7 @@ def _bench_module():
 @pytest.mark.parametrize("make, shape", [
     (lambda d: models.MLP((8, 8), 1, dtype=d), (4, 2)),
     (lambda d: models.DCGANCritic(8, 1, features=4, norm="batch", dtype=d), (4, 8, 8, 1)),
-    (lambda d: models.DCGANGenerator(8, 1, nz=3, features=4, dtype=d), (4, 3)),
+    (lambda d: models.DCGANGenerator(8, 1, noise_dim=3, features=4, dtype=d), (4, 3)),
     (lambda d: models.MLPGenerator(8, 1, hidden=8, layers=2, dtype=d), (4, 3)),
 ])
 def test_bfloat16_models_compute_in_bf16_with_float32_params_and_outputs(make, shape):

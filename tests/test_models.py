@@ -52,7 +52,7 @@ def _hidden_widths(params):
 @pytest.mark.parametrize("size, channels", SIZES)
 @pytest.mark.parametrize("batch_norm, constant_features", [(True, False), (False, True)])
 def test_dcgan_generator_shape_and_range(size, channels, batch_norm, constant_features):
-  gen = models.DCGANGenerator(size, channels, nz=NZ, features=FEATURES, batch_norm=batch_norm,
+  gen = models.DCGANGenerator(size, channels, noise_dim=NZ, features=FEATURES, batch_norm=batch_norm,
                               constant_features=constant_features)
   variables = gen.init(jax.random.key(0), _noise(), train=False)
   # A large noise scale pushes pre-activations far into tanh's tails.
@@ -75,7 +75,7 @@ def test_mlp_generator_shape_and_range(size, channels):
 
 
 def test_dcgan_generator_widths_halve_from_the_narrow_end():
-  gen = models.DCGANGenerator(64, 3, nz=NZ, features=FEATURES)
+  gen = models.DCGANGenerator(64, 3, noise_dim=NZ, features=FEATURES)
   params = gen.init(jax.random.key(0), _noise(), train=False)["params"]
   start_map_pixels, first, widths = _hidden_widths(params)
   # 64 = 4 * 2**4: a 4x4 map of 8 * 2**3 filters, then 32, 16, 8 on the way up.
@@ -87,7 +87,7 @@ def test_dcgan_generator_widths_halve_from_the_narrow_end():
 
 @pytest.mark.parametrize("size, channels", SIZES)
 def test_constant_features_generator_has_equal_widths_and_no_batch_stats(size, channels):
-  gen = models.DCGANGenerator(size, channels, nz=NZ, features=FEATURES, batch_norm=False,
+  gen = models.DCGANGenerator(size, channels, noise_dim=NZ, features=FEATURES, batch_norm=False,
                               constant_features=True)
   variables = gen.init(jax.random.key(0), _noise(), train=False)
   assert "batch_stats" not in variables
@@ -115,7 +115,7 @@ def test_impossible_size_raises(size):
 
 
 @pytest.mark.parametrize("make, x", [
-    (lambda: models.DCGANGenerator(30, 1, nz=NZ, features=FEATURES), _noise()),
+    (lambda: models.DCGANGenerator(30, 1, noise_dim=NZ, features=FEATURES), _noise()),
     (lambda: models.DCGANCritic(30, 1, features=FEATURES), _images(30, 1)),
     (lambda: models.DCGANAutoencoder(30, 1, features=FEATURES, code_dim=4), _images(30, 1)),
 ])
@@ -134,7 +134,7 @@ def test_wrong_input_shapes_raise():
   critic = models.DCGANCritic(32, 3, features=FEATURES)
   with pytest.raises(ValueError, match="32, 32, 3"):
     critic.init(jax.random.key(0), _images(64, 3))
-  gen = models.DCGANGenerator(32, 3, nz=NZ, features=FEATURES)
+  gen = models.DCGANGenerator(32, 3, noise_dim=NZ, features=FEATURES)
   with pytest.raises(ValueError, match=f"B, {NZ}"):
     gen.init(jax.random.key(0), jnp.zeros((BATCH, NZ + 1)))
 
@@ -196,7 +196,7 @@ def test_batch_norm_critic_mixes_samples_in_train_mode_only():
 
 
 def test_dcgan_initialisation():
-  gen = models.DCGANGenerator(32, 3, nz=NZ, features=16)
+  gen = models.DCGANGenerator(32, 3, noise_dim=NZ, features=16)
   params = gen.init(jax.random.key(0), _noise(), train=False)["params"]
   kernel = np.asarray(params["ConvTranspose_0"]["kernel"])  # 4*4*64*32 draws
   assert abs(kernel.mean()) < 1e-3
@@ -371,7 +371,7 @@ def test_dcgan_critic_equals_one_built_from_flax_layers(norm):
 
 
 def test_dcgan_generator_equals_one_built_from_flax_layers():
-  _assert_same_module(models.DCGANGenerator(16, 3, nz=NZ, features=FEATURES), _FlaxGenerator(),
+  _assert_same_module(models.DCGANGenerator(16, 3, noise_dim=NZ, features=FEATURES), _FlaxGenerator(),
                       _noise(batch=4))
 
 

@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent("""
                     objective=steps_lib.Objective(method), batch_size=64, n_critic=1)
       if method == "wgan":
         return steps_lib.GANSpec(
-            generator=models.DCGANGenerator(8, 1, nz=4, features=4),
+            generator=models.DCGANGenerator(8, 1, noise_dim=4, features=4),
             critic=models.DCGANCritic(8, 1, features=4, norm="batch"),
             sample_real=lambda key, n, data: images_lib.DeviceSampler.draw(data, key, n),
             noise_dim=4, **common)

@@ -31,7 +31,7 @@ def image_spec(method="wgan", norm="batch"):
   """Tiny 16x16 DCGAN with BatchNorm in both networks."""
   gen_cfg, critic_cfg = optim.PAPER_OPTIMIZERS[method]
   return steps_lib.GANSpec(
-      generator=models.DCGANGenerator(16, 1, nz=4, features=4),
+      generator=models.DCGANGenerator(16, 1, noise_dim=4, features=4),
       critic=models.DCGANCritic(16, 1, features=4, norm=norm),
       generator_tx=optim.make_optimizer(gen_cfg), critic_tx=optim.make_optimizer(critic_cfg),
       objective=steps_lib.Objective(method),

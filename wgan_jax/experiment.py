@@ -31,11 +31,11 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 def _generator(g, data, dtype):
   return {
-      "dcgan": lambda: models.DCGANGenerator(data.image_size, data.channels, nz=g.noise_dim,
+      "dcgan": lambda: models.DCGANGenerator(data.image_size, data.channels, noise_dim=g.noise_dim,
                                              features=g.features, dtype=dtype),
       # The WGAN paper's Figure 7: no BatchNorm and the same number of filters in every layer.
       "dcgan_nobn_constant": lambda: models.DCGANGenerator(
-          data.image_size, data.channels, nz=g.noise_dim, features=g.features,
+          data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features,
           batch_norm=False, constant_features=True, dtype=dtype),
       "mlp": lambda: models.MLPGenerator(data.image_size, data.channels, hidden=g.hidden,
                                          layers=g.depth, dtype=dtype),

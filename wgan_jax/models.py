@@ -2,7 +2,7 @@
 
 Conventions: every module takes ``train`` (for BatchNorm, which keeps its running statistics in
 the ``batch_stats`` collection); critics return one score per sample, shape (B,); generators map
-noise (B, nz) to samples, images in NHWC with a final tanh.
+noise (B, noise_dim) to samples, images in NHWC with a final tanh.
 
 ``dtype`` (the toy MLP, the DCGAN and MLP image models) is the compute dtype of their matmuls and
 convolutions, e.g. ``jnp.bfloat16`` on an accelerator; parameters, normalisation statistics and
@@ -248,7 +248,7 @@ def _dcgan_decode(code_BxD: jnp.ndarray, channels: int, start: int, widths: Sequ
 
 
 class DCGANGenerator(nn.Module):
-  """DCGAN generator: noise (B, nz) -> images (B, H, W, C) in [-1, 1].
+  """DCGAN generator: noise (B, noise_dim) -> images (B, H, W, C) in [-1, 1].
 
   Widths halve at each doubling, from features * 2**(n-1) on the start map down to `features` on
   the last hidden map (64x64: 512, 256, 128, 64 with the default 64). constant_features gives
@@ -258,7 +258,7 @@ class DCGANGenerator(nn.Module):
 
   image_size: int
   channels: int
-  nz: int = 100
+  noise_dim: int = 100
   features: int = 64
   batch_norm: bool = True
   constant_features: bool = False
@@ -267,8 +267,8 @@ class DCGANGenerator(nn.Module):
   @nn.compact
   def __call__(self, z_BxN: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     start, n = dcgan_geometry(self.image_size)
-    if z_BxN.ndim != 2 or z_BxN.shape[1] != self.nz:
-      raise ValueError(f"expected noise of shape (B, {self.nz}), got {z_BxN.shape}")
+    if z_BxN.ndim != 2 or z_BxN.shape[1] != self.noise_dim:
+      raise ValueError(f"expected noise of shape (B, {self.noise_dim}), got {z_BxN.shape}")
     if self.constant_features:
       widths = [self.features] * n
     else:
