@@ -307,8 +307,10 @@ class MLPGenerator(nn.Module):
   """The paper's MLP generator: `layers` ReLU layers of `hidden` units -> (B, H, W, C) in [-1, 1].
 
   The official code's MLP_G has 3 hidden ReLU layers before its output layer: layers=3.
-  Initialisation is Flax's default, close to PyTorch's default for Linear, which the reference
-  code keeps (its DCGAN initialisation touches only convolutions and BatchNorm).
+  Initialisation is Flax's default for Dense: kernels truncated normal with variance 1 / fan_in
+  (``lecun_normal``), biases zero. It is not PyTorch's default for Linear, which the reference
+  code keeps (its DCGAN initialisation touches only convolutions and BatchNorm): weights and
+  biases uniform in ±1/sqrt(fan_in), a weight variance of 1 / (3 fan_in).
   """
 
   image_size: int
