@@ -29,37 +29,30 @@ from wgan_jax.data import toy
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def _generator(g, data, dtype):
-  return {
-      "dcgan": lambda: models.DCGANGenerator(data.image_size, data.channels, noise_dim=g.noise_dim,
-                                             features=g.features, dtype=dtype),
-      # The WGAN paper's Figure 7: no BatchNorm and the same number of filters in every layer.
-      "dcgan_nobn_constant": lambda: models.DCGANGenerator(
-          data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features,
-          batch_norm=False, constant_features=True, dtype=dtype),
-      "mlp": lambda: models.MLPGenerator(data.image_size, data.channels, hidden=g.hidden,
-                                         layers=g.depth, dtype=dtype),
-      "toy_mlp": lambda: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
-      "parallel_line": lambda: models.ParallelLine(g.theta),
-  }
-
-
-def _critic(c, data, dtype):
-  return {
-      "dcgan": lambda: models.DCGANCritic(data.image_size, data.channels, features=c.features,
-                                          norm=c.norm, dtype=dtype),
-      "mlp": lambda: models.MLPCritic(hidden=c.hidden, layers=c.depth, dtype=dtype),
-      "dcgan_autoencoder": lambda: models.DCGANAutoencoder(data.image_size, data.channels,
-                                                           features=c.features),
-      "toy_mlp": lambda: models.MLP((c.hidden,) * c.depth, 1, dtype=dtype),
-      # An encoder and a decoder of one layer less than the toy MLPs, the code in the middle.
-      "toy_autoencoder": lambda: models.MLPAutoencoder((c.hidden,) * max(c.depth - 1, 1)),
-  }
-
-
-_NO_DATA = ml_collections.ConfigDict(dict(image_size=28, channels=1))
-GENERATORS = tuple(_generator(None, _NO_DATA, None))
-CRITICS = tuple(_critic(None, _NO_DATA, None))
+# The networks by name, each built from its own section, the data's shape and the compute dtype.
+GENERATORS = {
+    "dcgan": lambda g, data, dtype: models.DCGANGenerator(
+        data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features, dtype=dtype),
+    # The WGAN paper's Figure 7: no BatchNorm and the same number of filters in every layer.
+    "dcgan_nobn_constant": lambda g, data, dtype: models.DCGANGenerator(
+        data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features,
+        batch_norm=False, constant_features=True, dtype=dtype),
+    "mlp": lambda g, data, dtype: models.MLPGenerator(
+        data.image_size, data.channels, hidden=g.hidden, layers=g.depth, dtype=dtype),
+    "toy_mlp": lambda g, data, dtype: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
+    "parallel_line": lambda g, data, dtype: models.ParallelLine(g.theta),
+}
+CRITICS = {
+    "dcgan": lambda c, data, dtype: models.DCGANCritic(
+        data.image_size, data.channels, features=c.features, norm=c.norm, dtype=dtype),
+    "mlp": lambda c, data, dtype: models.MLPCritic(hidden=c.hidden, layers=c.depth, dtype=dtype),
+    "dcgan_autoencoder": lambda c, data, dtype: models.DCGANAutoencoder(
+        data.image_size, data.channels, features=c.features),
+    "toy_mlp": lambda c, data, dtype: models.MLP((c.hidden,) * c.depth, 1, dtype=dtype),
+    # An encoder and a decoder of one layer less than the toy MLPs, the code in the middle.
+    "toy_autoencoder": lambda c, data, dtype: models.MLPAutoencoder(
+        (c.hidden,) * max(c.depth - 1, 1)),
+}
 # Image datasets beyond tfds and folders: uniform noise in [-1, 1], for throughput measurements
 # whose rate does not depend on what the images show.
 UNIFORM_IMAGES = "uniform_images"
@@ -77,7 +70,7 @@ class Run:
 def _choose(table: dict, name: str, what: str):
   if name not in table:
     raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(table)}")
-  return table[name]()
+  return table[name]
 
 
 def _optimizer(opt, updates: int, record_cosine: bool = False) -> optax.GradientTransformation:
@@ -138,9 +131,9 @@ def build(config, with_data: bool = True) -> Run:
         s.n_critic, s.official_schedule, jnp.arange(s.num_steps))))
   o = config.objective
   spec = steps_lib.GANSpec(
-      generator=_choose(_generator(config.generator, config.data, dtype), config.generator.name,
-                        "generator"),
-      critic=_choose(_critic(config.critic, config.data, dtype), config.critic.name, "critic"),
+      generator=_choose(GENERATORS, config.generator.name, "generator")(
+          config.generator, config.data, dtype),
+      critic=_choose(CRITICS, config.critic.name, "critic")(config.critic, config.data, dtype),
       generator_tx=_optimizer(config.generator_optimizer, s.num_steps),
       critic_tx=_optimizer(config.critic_optimizer, critic_updates,
                           record_cosine=config.run.log_update_cosine),

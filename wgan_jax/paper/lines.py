@@ -70,14 +70,6 @@ def linear_fit(x, y) -> tuple[float, float, float]:
 
 # Networks ----------------------------------------------------------------------------------------
 
-def build(config, method: str, **schedule):
-  """``experiment.build`` of the variant ``method`` (wgan, wgan-gp, gan, learn_theta), with
-  ``schedule``'s fields set: g_θ against a critic or a discriminator."""
-  run_config = experiment.variant(config, method)
-  run_config.schedule.update(schedule)
-  return experiment.build(run_config)
-
-
 def _trainer(spec: steps_lib.GANSpec, fns: steps_lib.Steps, generator_steps: dict,
              at_one: int, n: int):
   """A jitted (states, key, num_steps, eval_key) -> (states, estimates_G, gradients).
@@ -133,7 +125,7 @@ def train_critics(config, method: str,
   stays put.
   """
   lines = config.lines
-  run = build(config, method)
+  run = experiment.build(experiment.variant(config, method))
   generator_steps = {}
   for name, loss in GRADIENT_LOSSES[method].items():
     measuring = experiment.variant(config, method)
