@@ -5,14 +5,14 @@
 
 The networks are wgan_jax.models' DCGANGenerator and DCGANCritic, layer for layer: the
 generator's 4x4 ConvTranspose2d from the noise (our Dense to a 4x4 map), BatchNorm and ReLU,
-stride-2 4x4 transposed convolutions without bias but the last, tanh; the critic's stride-2 4x4
-convolutions, bias on the first only, LeakyReLU 0.2, BatchNorm (WGAN) or a LayerNorm over
-(C, H, W) with one scale and offset per channel (WGAN-GP; GroupNorm with one group), and a
-valid 4x4 convolution with bias to one score. 64 filters, batch 64, n_critic 5, random images;
+stride-2 4x4 transposed convolutions, tanh; the critic's stride-2 4x4 convolutions, LeakyReLU
+0.2, BatchNorm (WGAN) or a LayerNorm over (C, H, W) with one scale and offset per channel
+(WGAN-GP; GroupNorm with one group), and a valid 4x4 convolution to one score; no convolution
+has a bias, as in the official WGAN code. 64 filters, batch 64, n_critic 5, random images;
 the training step as wgan_jax.steps: RMSProp 5e-5 with clipping after each critic update
 (WGAN) or Adam 1e-4, β = (0, 0.9) and the gradient penalty, λ = 10 (WGAN-GP). Adapted from
-../shared/bench/ref_torch_dcgan.py, whose networks differ from ours in those biases and in the
-LayerNorm's per-pixel affine parameters. Prints `gen_iters_per_s X` with the networks' parameter
+../shared/bench/ref_torch_dcgan.py, whose networks differ from ours in the LayerNorm's per-pixel
+affine parameters. Prints `gen_iters_per_s X` with the networks' parameter
 counts (make bench checks them against ours), or `matmul_flops_per_s X`.
 """
 import argparse
@@ -30,20 +30,21 @@ def generator(size, nz=100, f=64, nc=3):
   for _ in range(n - 1):
     layers += [nn.BatchNorm2d(w), nn.ReLU(True), nn.ConvTranspose2d(w, w // 2, 4, 2, 1, bias=False)]
     w //= 2
-  layers += [nn.BatchNorm2d(w), nn.ReLU(True), nn.ConvTranspose2d(w, nc, 4, 2, 1), nn.Tanh()]
+  layers += [nn.BatchNorm2d(w), nn.ReLU(True), nn.ConvTranspose2d(w, nc, 4, 2, 1, bias=False),
+             nn.Tanh()]
   return nn.Sequential(*layers)
 
 
 def critic(size, f=64, nc=3, norm="batch"):
   n = int(math.log2(size)) - 2
-  layers = [nn.Conv2d(nc, f, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+  layers = [nn.Conv2d(nc, f, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
   w = f
   for _ in range(n - 1):
     layers += [nn.Conv2d(w, w * 2, 4, 2, 1, bias=False),
                nn.BatchNorm2d(w * 2) if norm == "batch" else nn.GroupNorm(1, w * 2),
                nn.LeakyReLU(0.2, True)]
     w *= 2
-  layers += [nn.Conv2d(w, 1, 4, 1, 0)]
+  layers += [nn.Conv2d(w, 1, 4, 1, 0, bias=False)]
   return nn.Sequential(*layers)
 
 

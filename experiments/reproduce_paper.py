@@ -7,8 +7,11 @@ r"""The paper's claims, measured: every part, then report.md.
 
 Parts (``wgan_jax/paper/``, each with its config in ``wgan_jax/configs/<part>.py`` and its
 ``quick`` variant): gaussians (Figure 2, the gaussians reproduction), lines (Figure 1, parallel
-lines), meaningful_loss (the estimate against the exact W1 over training), architectures
-(Figures 6-8 on MNIST), adam (Adam against RMSProp). Each runs in
+lines), two_gaussians (Figure 3, the optimal discriminator and critic between two Gaussians),
+meaningful_loss (the estimate against the exact W1 over training), clipping (WGAN-GP's case
+against weight clipping), architectures (Figures 6-8 on MNIST), image_curves (Figures 4, 5 and 9:
+the estimate against sample quality on MNIST, on the architectures part's runs), adam (Adam
+against RMSProp). Each runs in
 ``<workdir>/<part>/`` and writes its figures and result.json there; a part whose result.json
 exists is reused, not run again, so a killed run resumes (delete a part's folder to redo it).
 ``<workdir>/report.md`` then holds every figure, every table and a verdict for each claim, with

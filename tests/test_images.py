@@ -271,17 +271,16 @@ def _rows_in(batch_BxD: np.ndarray, set_NxD: np.ndarray) -> bool:
 
 def test_device_sampler_under_jit_draws_from_the_set():
   x_Nx8x8x1 = images.to_float(np.random.default_rng(0).integers(0, 256, (50, 8, 8, 1)))
-  sampler = images.device_sampler(x_Nx8x8x1)
+  sampler = images.device_sampler(x_Nx8x8x1, seed=4)
   assert sampler.images.dtype == np.uint8  # exact on the 8-bit grid, so stored as uint8
-  sample = jax.jit(lambda key: sampler(key, 16))
-  batch_16x8x8x1 = np.asarray(sample(jax.random.key(0)))
+  sample = jax.jit(lambda critic_iter: sampler(critic_iter, 16))
+  batch_16x8x8x1 = np.asarray(sample(0))
   assert batch_16x8x8x1.shape == (16, 8, 8, 1) and batch_16x8x8x1.dtype == np.float32
   assert _rows_in(batch_16x8x8x1.reshape(16, -1), x_Nx8x8x1.reshape(50, -1))
-  assert not np.array_equal(batch_16x8x8x1, np.asarray(sample(jax.random.key(1))))
-  np.testing.assert_array_equal(batch_16x8x8x1, np.asarray(sample(jax.random.key(0))))
+  assert not np.array_equal(batch_16x8x8x1, np.asarray(sample(1)))
+  np.testing.assert_array_equal(batch_16x8x8x1, np.asarray(sample(0)))
   # The array-argument form gives the same batch.
-  drawn = jax.jit(images.DeviceSampler.draw, static_argnums=2)(sampler.images,
-                                                               jax.random.key(0), 16)
+  drawn = jax.jit(images.DeviceSampler.draw, static_argnums=(2, 3))(sampler.images, 0, 16, 4)
   np.testing.assert_array_equal(np.asarray(drawn), batch_16x8x8x1)
 
 
@@ -289,7 +288,7 @@ def test_device_sampler_keeps_off_grid_floats():
   x_Nx8x8x3 = np.random.default_rng(1).uniform(-1, 1, (10, 8, 8, 3)).astype(np.float32)
   sampler = images.device_sampler(x_Nx8x8x3)
   assert sampler.images.dtype == np.float32
-  batch_5x8x8x3 = np.asarray(jax.jit(lambda key: sampler(key, 5))(jax.random.key(2)))
+  batch_5x8x8x3 = np.asarray(jax.jit(lambda critic_iter: sampler(critic_iter, 5))(2))
   assert _rows_in(batch_5x8x8x3.reshape(5, -1), x_Nx8x8x3.reshape(10, -1))
 
 
@@ -352,19 +351,28 @@ def test_prefetch_raises_the_thread_error():
       next(batches)
 
 
-def test_host_feed_pools_follow_the_epoch_order_and_resume():
+def test_host_feed_batches_follow_the_epoch_order_and_resume():
   pixels = (np.arange(10 * 8 * 8) % 256).astype(np.uint8).reshape(10, 8, 8, 1)
   image_set = images.ImageSet.from_array("counted", pixels)
-  feed, restarted = images.HostFeed(image_set, 4, seed=3), images.HostFeed(image_set, 4, seed=3)
+  # Step s runs s + 1 critic iterations: steps 0..2 read batches 0..5, steps 3..4 batches 6..14.
+  critic_iters = lambda steps: np.asarray(steps) + 1
+  feed = images.HostFeed(image_set, 4, seed=3, critic_iters=critic_iters)
+  restarted = images.HostFeed(image_set, 4, seed=3, critic_iters=critic_iters)
   try:
     first = feed(0, 3)
-    assert first.shape == (3, 4, 8, 8, 1) and first.dtype == np.float32
+    assert first.batches.shape == (6, 4, 8, 8, 1) and first.batches.dtype == np.uint8
+    assert int(first.first) == 0
     later = feed(3, 2)
-    np.testing.assert_array_equal(restarted(3, 2), later)  # a resume at step 3 sees the same
-    pools = np.concatenate([first, later])
-    for step in range(5):
-      expected = images.to_float(pixels[images.batch_indices(10, 4, 3, step)])
-      np.testing.assert_array_equal(pools[step], expected)
+    assert int(later.first) == 6 and later.batches.shape[0] == 9
+    resumed = restarted(3, 2)  # a resume at step 3 sees the same
+    assert int(resumed.first) == 6
+    np.testing.assert_array_equal(resumed.batches, later.batches)
+    batches = np.concatenate([first.batches, later.batches])
+    for j in range(15):
+      np.testing.assert_array_equal(batches[j], pixels[images.batch_indices(10, 4, 3, j)])
+    # The sampler of the steps: batch j as float32, located by the global critic iteration.
+    draw = jax.jit(images.HostFeed.draw, static_argnums=2)
+    np.testing.assert_array_equal(np.asarray(draw(later, 8, 4)), images.to_float(batches[8]))
   finally:
     feed.close()
     restarted.close()

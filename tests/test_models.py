@@ -63,15 +63,17 @@ def test_dcgan_generator_shape_and_range(size, channels, batch_norm, constant_fe
 
 
 @pytest.mark.parametrize("size, channels", SIZES)
-def test_mlp_generator_shape_and_range(size, channels):
+def test_mlp_generator_is_the_official_mlp_g(size, channels):
   gen = models.MLPGenerator(size, channels, hidden=32)
   variables = gen.init(jax.random.key(0), _noise())
   x = gen.apply(variables, 100.0 * _noise(seed=1))
   assert x.shape == (BATCH, size, size, channels)
-  assert np.all(np.abs(np.asarray(x)) <= 1.0)
+  assert np.abs(np.asarray(x)).max() > 1.0  # MLP_G's output layer is linear: no tanh
   assert "batch_stats" not in variables
-  # `layers` hidden ReLU layers plus the output layer.
-  assert len(variables["params"]) == 4 + 1
+  # MLP_G: 3 hidden ReLU layers, then the output layer.
+  kernels = [variables["params"][f"Dense_{i}"]["kernel"].shape for i in range(4)]
+  assert kernels == [(NZ, 32), (32, 32), (32, 32), (32, size * size * channels)]
+  assert len(variables["params"]) == 4
 
 
 def test_dcgan_generator_widths_halve_from_the_narrow_end():
@@ -157,6 +159,9 @@ def test_mlp_critic_shape(size, channels):
   variables = critic.init(jax.random.key(0), x)
   assert critic.apply(variables, x).shape == (BATCH,)
   assert "batch_stats" not in variables
+  # MLP_D: 3 hidden ReLU layers, then one score.
+  kernels = [variables["params"][f"Dense_{i}"]["kernel"].shape for i in range(4)]
+  assert kernels == [(size * size * channels, 32), (32, 32), (32, 32), (32, 1)]
 
 
 def test_batch_norm_critic_updates_batch_stats_in_train_mode():
@@ -205,8 +210,10 @@ def test_dcgan_initialisation():
                            if k.startswith("BatchNorm_")])  # 64 + 32 + 16 draws
   assert scales.mean() == pytest.approx(1.0, abs=0.01)
   assert 0.01 < scales.std() < 0.03
-  biases = [v["bias"] for v in params.values() if "bias" in v]
-  assert biases and all(np.all(np.asarray(b) == 0) for b in biases)
+  # The official DCGAN_G: no convolution has a bias; the BatchNorm biases start at 0.
+  assert not [k for k, v in params.items() if "bias" in v and not k.startswith("BatchNorm_")]
+  assert all(np.all(np.asarray(params[k]["bias"]) == 0) for k in params
+             if k.startswith("BatchNorm_"))
 
 
 def test_reconstruction_energy_by_hand():
@@ -266,12 +273,12 @@ def test_toy_mlp_output_shape(out_dim, shape):
 
 def _reference_layer(transpose, features):
   if transpose:
-    return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")
-  return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+    return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=False)
+  return nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
 
 
 def _perturbed(variables, seed):
-  # Away from the zero bias and the 0.02 init scale, so that every term of the gradient counts.
+  # Away from the zero biases and the 0.02 init scale, so that every term of the gradient counts.
   leaves, tree = jax.tree.flatten(variables)
   keys = jax.random.split(jax.random.key(seed), len(leaves))
   return jax.tree.unflatten(tree, [p + 0.3 * jax.random.normal(k, p.shape)
@@ -310,7 +317,7 @@ def test_conv4x4_equals_flax_layer_with_its_gradients(transpose, size, channels,
 
 def test_whole_map_conv_equals_a_valid_flax_conv():
   x = jax.random.normal(jax.random.key(0), (3, 4, 4, 6))
-  reference = nn.Conv(2, (4, 4), padding="VALID")
+  reference = nn.Conv(2, (4, 4), padding="VALID", use_bias=False)
   variables = _perturbed(reference.init(jax.random.key(1), x), 2)
   ours = models.WholeMapConv(2)
   assert (jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x))
@@ -329,13 +336,13 @@ class _FlaxCritic(nn.Module):
     h = x
     for k in range(2):  # 16 -> 8 -> 4
       h = nn.Conv(FEATURES * 2**k, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                  use_bias=k == 0 or self.norm == "none")(h)
+                  use_bias=False)(h)
       if k > 0 and self.norm == "batch":
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(h)
       elif k > 0 and self.norm == "layer":
         h = nn.LayerNorm(reduction_axes=(1, 2, 3), feature_axes=-1, epsilon=1e-5)(h)
       h = nn.leaky_relu(h, 0.2)
-    return nn.Conv(1, (4, 4), padding="VALID")(h).reshape(x.shape[0])
+    return nn.Conv(1, (4, 4), padding="VALID", use_bias=False)(h).reshape(x.shape[0])
 
 
 class _FlaxGenerator(nn.Module):
@@ -344,9 +351,9 @@ class _FlaxGenerator(nn.Module):
   @nn.compact
   def __call__(self, z, train=True):
     h = nn.Dense(4 * 4 * 2 * FEATURES, use_bias=False)(z).reshape(z.shape[0], 4, 4, 2 * FEATURES)
-    for width, last in ((FEATURES, False), (3, True)):  # 4 -> 8 -> 16
+    for width in (FEATURES, 3):  # 4 -> 8 -> 16
       h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(h))
-      h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=last)(h)
+      h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=False)(h)
     return jnp.tanh(h)
 
 

@@ -18,11 +18,15 @@ def test_configs_follow_the_papers_figures():
     wgan, gan = runs[f"wgan_{generator}"], runs[f"gan_{generator}"]
     for c in (wgan, gan):
       assert (c.generator.name, c.critic.name, c.critic.norm) == (generator, "dcgan", "batch")
-      assert (c.schedule.num_steps, c.critic.features, c.data.dataset) == (
-          1000, 16, "mnist_offline")
-      for opt in (c.generator_optimizer, c.critic_optimizer):
-        assert (opt.name, opt.learning_rate) == ("rmsprop", 5e-5)
+      assert (c.critic.features, c.generator.features, c.data.dataset) == (
+          32, 32, "mnist_offline")
       assert c.generator_optimizer.clip is None
+      # Every checkpoint is kept: image_curves judges each.
+      assert c.run.keep_checkpoints > c.schedule.num_steps // c.run.checkpoint_every
+    for opt in (wgan.generator_optimizer, wgan.critic_optimizer):
+      assert (opt.name, opt.learning_rate) == ("rmsprop", 5e-5)
+    for opt in (gan.generator_optimizer, gan.critic_optimizer):  # the DCGAN baseline's
+      assert (opt.name, opt.learning_rate, opt.b1, opt.b2) == ("adam", 2e-4, 0.5, 0.999)
     assert (wgan.objective.method, wgan.schedule.n_critic, wgan.critic_optimizer.clip) == (
         "wgan", 5, 0.01)
     assert (gan.objective.method, gan.schedule.n_critic, gan.critic_optimizer.clip) == (
@@ -68,3 +72,6 @@ def test_quick_run_writes_its_result(tmp_path):
   for name in quick.sweep.runs.split(","):
     assert f"| {name} | {quick.schedule.num_steps} |" in result.table_md
   assert "| real digits" in result.table_md
+  # The BatchNorm generator judged with both statistics, the config's first.
+  assert result.table_md.index("| wgan_dcgan | batch |") < result.table_md.index(
+      "| wgan_dcgan | running |")

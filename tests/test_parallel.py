@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent("""
         return steps_lib.GANSpec(
             generator=models.DCGANGenerator(8, 1, noise_dim=4, features=4),
             critic=models.DCGANCritic(8, 1, features=4, norm="batch"),
-            sample_real=lambda key, n, data: images_lib.DeviceSampler.draw(data, key, n),
+            sample_real=lambda j, n, data: images_lib.DeviceSampler.draw(data, j, n),
             noise_dim=4, **common)
       return steps_lib.GANSpec(
           generator=models.MLP((16, 16), 2), critic=models.MLP((16, 16), 1),

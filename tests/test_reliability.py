@@ -511,7 +511,7 @@ def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, 
 
 def _streamed_config(folder, num_steps):
   config = image_config(folder)
-  return override(config, {"data.stream_pool": 8, "schedule.num_steps": num_steps,
+  return override(config, {"data.stream": True, "schedule.num_steps": num_steps,
                            "run.checkpoint_every": num_steps})
 
 
@@ -547,7 +547,7 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
       path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"lost" * 4)
     return root, files, others
 
-  # Three of ten: skipped, counted, and the run ends (4 steps of 8-image pools: every image read).
+  # Three of ten: skipped, counted, and the run ends (4 steps of 5 batches of 8: every image read).
   monkeypatch.setattr(images_lib, "_list_folder", lambda spec: list_then_break(spec, 3))
   with caplog.at_level(logging.WARNING):
     assert _train_in_thread(_streamed_config(folder, 4), str(tmp_path / "some")) is None
@@ -560,7 +560,8 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
   # All of them: the reader hands the error to the loop instead of waiting for data forever, and
   # train_and_evaluate turns it into one line (RunFault, as for a full disk).
   unreadable = images_lib.ImageSet("folder lost", 10, 8, 3, lambda i: None)
-  feed = images_lib.HostFeed(unreadable, 8, seed=0)
+  feed = images_lib.HostFeed(unreadable, 8, seed=0,
+                             critic_iters=lambda steps: np.full(len(steps), 5))
   done = threading.Event()
   outcome = {}
 

@@ -1,5 +1,6 @@
 """The jitted steps: purity, no recompilation, the critic schedule, and what each step updates."""
 
+import dataclasses
 import functools
 import itertools
 
@@ -132,10 +133,12 @@ def test_over_seeds_matches_each_seed_alone():
   state = steps_lib.init_over_seeds(steps.init, keys)
   batched, metrics = run(state, keys, 2)
   assert batched.step.shape == () and metrics["critic_loss"].shape == (2, 2)
+  assert batched.critic_iter.shape == () and int(batched.critic_iter) == 200  # two warm-ups
   for i in range(2):
     alone, _ = steps.train_steps(steps.init(keys[i]), keys[i], 2)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-4, atol=1e-6),
-                 batched._replace(step=batched.step[None].repeat(2)), alone)
+                 batched._replace(step=batched.step[None].repeat(2),
+                                  critic_iter=batched.critic_iter[None].repeat(2)), alone)
 
 
 def test_gradient_penalty_refuses_a_batchnorm_critic():
@@ -167,7 +170,7 @@ def test_estimates():
 def test_data_passed_as_an_argument():
   # A sampler over an in-memory set: the set is an argument of the compiled step, not a constant.
   images = jnp.arange(10.0)[:, None].repeat(2, axis=1)  # ten distinct 2-D points
-  spec = toy_spec("wgan", sample_real=lambda key, n, data: data[jax.random.randint(key, (n,), 0, 10)])
+  spec = toy_spec("wgan", sample_real=lambda j, n, data: data[(j * n + jnp.arange(n)) % 10])
   steps = steps_lib.make_steps(spec)
   state = steps.init(jax.random.key(0))
   a, _ = steps.train_steps(state, jax.random.key(1), 2, images)
@@ -392,3 +395,36 @@ def test_critic_step_draws_real_noise_and_eps_from_independent_keys():
   for (name_a, a), (name_b, b) in itertools.combinations(
       {"real": real, "noise": noise, "eps": eps}.items(), 2):
     assert abs(rank_correlation(a, b)) < 0.7, f"{name_a} and {name_b} are drawn from one key"
+
+
+@pytest.mark.parametrize("n", [5, 8, 19])
+def test_generate_normalises_with_the_chosen_batchnorm_statistics(n):
+  spec = image_spec()
+  steps = steps_lib.make_steps(spec)
+  state = steps.init(jax.random.key(0))
+  state, _ = steps.train_step(state, jax.random.key(1))  # running averages away from 0 and 1
+  key = jax.random.key(2)
+  variables = {"params": state.generator_params, **state.generator_stats}
+  # Computed here without generate: the noise of whole training batches, each batch through
+  # the generator in train mode (its own statistics), then the first n samples.
+  num_batches = -(-n // spec.batch_size)
+  z = jax.random.normal(key, (num_batches * spec.batch_size, spec.noise_dim))
+  by_batch = [spec.generator.apply(variables, z_B, train=True, mutable=["batch_stats"])[0]
+              for z_B in jnp.split(z, num_batches)]
+  expected = np.concatenate(by_batch)[:n]
+  np.testing.assert_allclose(steps.generate(state, key, n), expected, rtol=1e-5, atol=1e-6)
+  running = steps_lib.make_steps(dataclasses.replace(spec, sample_statistics="running"))
+  z_n = jax.random.normal(key, (n, spec.noise_dim))
+  np.testing.assert_allclose(running.generate(state, key, n),
+                             spec.generator.apply(variables, z_n, train=False), rtol=1e-5, atol=1e-6)
+  assert not np.allclose(running.generate(state, key, n), expected, atol=1e-3)
+
+
+def test_generate_without_batchnorm_ignores_the_statistics_choice():
+  spec = toy_spec()
+  state, key = steps_lib.make_steps(spec).init(jax.random.key(0)), jax.random.key(3)
+  batch = steps_lib.make_steps(spec).generate(state, key, 7)
+  running = steps_lib.make_steps(dataclasses.replace(spec, sample_statistics="running"))
+  np.testing.assert_array_equal(batch, running.generate(state, key, 7))
+  with pytest.raises(ValueError, match="sample_statistics"):
+    dataclasses.replace(spec, sample_statistics="eval")

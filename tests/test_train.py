@@ -146,7 +146,7 @@ def test_streamed_data_resumes_exactly(tmp_path):
   for i in range(12):
     Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
   # Scanned, not unrolled: these networks are so small that compilation is what costs.
-  config = quick_config({"data.dataset": f"folder:{folder}", "data.stream_pool": 8,
+  config = quick_config({"data.dataset": f"folder:{folder}", "data.stream": True,
                          "schedule.num_steps": 2, "run.checkpoint_every": 1,
                          "schedule.unroll": False, "schedule.official_schedule": False})
   train.train_and_evaluate(config, str(tmp_path / "whole"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -21,14 +22,17 @@ from wgan_jax.data import toy
 CRITIC_NORMS = ("batch", "layer", "none")
 GAN_GENERATOR_LOSSES = ("nonsaturating", "minimax")
 OPTIMIZERS = ("rmsprop", "adam", "frozen")
-TOY_NETWORKS = {"generator": ("toy_mlp", "parallel_line"),
+TOY_NETWORKS = {"generator": ("toy_mlp", "parallel_line", "shifted_gaussian"),
                 "critic": ("toy_mlp", "toy_autoencoder")}
+# The generators of 1-D samples, for the 1-D toy datasets (toy.ONE_D_DATASETS); the other toy
+# generators draw 2-D ones.
+ONE_D_GENERATORS = ("shifted_gaussian",)
 AUTOENCODER_CRITICS = ("dcgan_autoencoder", "toy_autoencoder")
 DCGAN_NETWORKS = ("dcgan", "dcgan_nobn_constant", "dcgan_autoencoder")
 # The sections and fields every run reads (wgan_jax/configs/base.py); a config without one fails
 # here, not deep inside the run.
 REQUIRED = {
-    "data": ("dataset", "data_dir", "limit", "stream_pool", "image_size", "channels",
+    "data": ("dataset", "data_dir", "limit", "stream", "image_size", "channels",
              "scale_data"),
     "generator": ("name", "features", "hidden", "depth", "noise_dim", "theta"),
     "critic": ("name", "features", "hidden", "depth", "norm"),
@@ -38,7 +42,7 @@ REQUIRED = {
     "schedule": ("num_steps", "batch_size", "n_critic", "official_schedule",
                  "steps_per_dispatch", "unroll"),
     "run": ("seed", "dtype", "data_parallel", "checkpoint_every", "keep_checkpoints",
-            "log_update_cosine"),
+            "log_update_cosine", "sample_statistics"),
 }
 
 
@@ -230,6 +234,10 @@ def check_config(config) -> list[str]:
     check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
   if "judge_diverged" in evaluation:
     _boolean(evaluation, "eval", "judge_diverged")
+  reuse = evaluation.get("reuse", "")
+  if not isinstance(reuse, str) or not re.fullmatch(r"[A-Za-z0-9_]*", reuse):
+    raise ConfigError(f"--config.eval.reuse must be a part's name (a folder beside this part's), "
+                      f"got {reuse!r}")
   snapshots = evaluation.get("snapshots", (1.0,))
   if (not isinstance(snapshots, tuple) or not snapshots
       or not all(_is_number(f) and 0 < f <= 1 for f in snapshots)):
@@ -273,6 +281,16 @@ def _check_part(config) -> None:
         or min(marks) < 1 or max(marks) > lines.critic_steps):
       raise ConfigError(f"--config.lines.gradient_checkpoints must lie in [1, critic_steps = "
                         f"{lines.critic_steps}], got {marks}")
+  if "two_gaussians" in config:
+    part = config.two_gaussians
+    for name in ("critic_steps", "eval_samples"):
+      _at_least(part, "two_gaussians", name, 1)
+    _at_least(part, "two_gaussians", "grid", 3)
+    for name in ("support_stds", "plot_stds"):
+      _positive(f"two_gaussians.{name}", part[name])
+    if part.plot_stds < part.support_stds:
+      raise ConfigError(f"--config.two_gaussians.plot_stds must be at least support_stds = "
+                        f"{part.support_stds}, got {part.plot_stds}")
 
 
 def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
@@ -290,15 +308,15 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
   _at_least(g, "generator", "noise_dim", 1)
   for name in ("checkpoint_every", "keep_checkpoints"):
     _at_least(r, "run", name, 1)
-  for name in ("limit", "stream_pool"):
-    _at_least(d, "data", name, 0)
+  _at_least(d, "data", "limit", 0)
   check_seed("--config.run.seed", r.seed)
   if d.channels not in (1, 3) or isinstance(d.channels, bool):
     raise ConfigError(f"--config.data.channels must be 1 or 3, got {d.channels!r}")
   _one_of(c, "critic", "norm", CRITIC_NORMS, "critic norm")
   _one_of(o, "objective", "gan_generator_loss", GAN_GENERATOR_LOSSES, "generator loss")
   for section, path, name in ((s, "schedule", "official_schedule"), (s, "schedule", "unroll"),
-                              (d, "data", "scale_data"), (o, "objective", "one_sided_gp"),
+                              (d, "data", "scale_data"), (d, "data", "stream"),
+                              (o, "objective", "one_sided_gp"),
                               (r, "run", "data_parallel"), (r, "run", "log_update_cosine")):
     _boolean(section, path, name)
   if not _is_number(o.gp_weight) or not (math.isfinite(o.gp_weight) and o.gp_weight >= 0):
@@ -316,6 +334,7 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
   _one_of(g, "generator", "name", experiment.GENERATORS, "generator")
   _one_of(c, "critic", "name", experiment.CRITICS, "critic")
   _one_of(r, "run", "dtype", tuple(experiment.DTYPES), "dtype")
+  _one_of(r, "run", "sample_statistics", steps_lib.SAMPLE_STATISTICS, "sample statistics")
   from wgan_jax import models
   if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
     try:
@@ -347,6 +366,13 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
     if not is_toy and toy_net:
       raise ConfigError(f"--config.{role}.name={net.name!r} is a 2-D network but "
                         f"--config.data.dataset={d.dataset!r} holds images")
+  if is_toy and (d.dataset in toy.ONE_D_DATASETS) != (g.name in ONE_D_GENERATORS):
+    dims = "1-D" if d.dataset in toy.ONE_D_DATASETS else "2-D"
+    fitting = ONE_D_GENERATORS if dims == "1-D" else [
+        name for name in TOY_NETWORKS["generator"] if name not in ONE_D_GENERATORS]
+    raise ConfigError(f"--config.generator.name={g.name!r} draws samples of another dimension "
+                      f"than --config.data.dataset={d.dataset!r} ({dims}): use "
+                      f"{' or '.join(fitting)}")
   autoencoder = c.name in AUTOENCODER_CRITICS
   if o.method == "ebgan" and not autoencoder:
     raise ConfigError(f"--config.objective.method=ebgan needs an autoencoder critic "

@@ -41,6 +41,9 @@ GENERATORS = {
         data.image_size, data.channels, hidden=g.hidden, layers=g.depth, dtype=dtype),
     "toy_mlp": lambda g, data, dtype: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
     "parallel_line": lambda g, data, dtype: models.ParallelLine(g.theta),
+    # The paper's Figure 3: gaussian_1d shifted by θ (generator.theta).
+    "shifted_gaussian": lambda g, data, dtype: models.ShiftedGaussian(g.theta,
+                                                                      toy.GAUSSIAN_1D_STD),
 }
 CRITICS = {
     "dcgan": lambda c, data, dtype: models.DCGANCritic(
@@ -101,18 +104,24 @@ def _data(config, with_data: bool):
     return (lambda key, n: jax.random.uniform(key, (n, *shape), minval=-1.0)), None, 1.0
   if not with_data:
     return None, None, 1.0
-  if d.stream_pool:
-    # Too big for the device: pools of images read from the host for every step (HostFeed).
+  # Either way critic iteration j reads batch j of the run's epoch order (config.run.seed).
+  seed, s = config.run.seed, config.schedule
+  if d.stream:
+    # Too big for the device: each dispatch's batches read from the host (HostFeed).
     image_set = images_lib.open_images(d.dataset, d.image_size, d.channels,
                                        data_dir=d.data_dir or None)
     device = (parallel.replicated(parallel.data_mesh()) if config.run.data_parallel else None)
-    data = images_lib.HostFeed(image_set, d.stream_pool, config.run.seed, device=device)
-  else:
-    pixels = images_lib.load_images(d.dataset, d.image_size, d.channels,
-                                    data_dir=d.data_dir or None, limit=d.limit or None,
-                                    dtype=np.uint8)
-    data = images_lib.device_sampler(pixels).images
-  return (lambda key, n, images: images_lib.DeviceSampler.draw(images, key, n)), data, 1.0
+    critic_iters = lambda steps: np.asarray(steps_lib.critic_iterations_of(
+        s.n_critic, s.official_schedule, steps))
+    data = images_lib.HostFeed(image_set, s.batch_size, seed, critic_iters, device=device)
+    return ((lambda critic_iter, n, fed: images_lib.HostFeed.draw(fed, critic_iter, n)), data,
+            1.0)
+  pixels = images_lib.load_images(d.dataset, d.image_size, d.channels,
+                                  data_dir=d.data_dir or None, limit=d.limit or None,
+                                  dtype=np.uint8)
+  data = images_lib.device_sampler(pixels, seed=seed).images
+  return ((lambda critic_iter, n, images: images_lib.DeviceSampler.draw(images, critic_iter, n,
+                                                                        seed)), data, 1.0)
 
 
 def build(config, with_data: bool = True) -> Run:
@@ -141,13 +150,13 @@ def build(config, with_data: bool = True) -> Run:
                                     gan_generator_loss=o.gan_generator_loss, margin=o.margin),
       sample_real=sample_real, noise_dim=config.generator.noise_dim, batch_size=s.batch_size,
       n_critic=s.n_critic, official_schedule=s.official_schedule, unroll=s.unroll,
-      data_per_step=isinstance(data, images_lib.HostFeed),
-      log_update_cosine=config.run.log_update_cosine)
+      log_update_cosine=config.run.log_update_cosine,
+      sample_statistics=config.run.sample_statistics)
   if config.run.data_parallel:
     # The batch split over every device (of every host); the dataset copied to each.
     mesh = parallel.data_mesh()
     spec = parallel.data_parallel_spec(spec, mesh)
-    if not isinstance(data, images_lib.HostFeed):  # a HostFeed puts its pools on every device
+    if not isinstance(data, images_lib.HostFeed):  # a HostFeed puts its batches on every device
       data = parallel.replicate(data, mesh)
   return Run(spec, steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[o.method], scale)
 

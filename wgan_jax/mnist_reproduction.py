@@ -98,14 +98,15 @@ def real_reference(num: int, seed: int) -> np.ndarray:
 
 
 def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
-                 seed: int) -> dict:
-  """The summary of one finished run: its setup, step, training time and digit metrics."""
+                 seed: int, statistics: str | None = None) -> dict:
+  """The summary of one finished run: its setup, step, training time and digit metrics;
+  ``statistics`` replaces the run's ``run.sample_statistics``."""
   from wgan_jax.metrics import images as image_metrics
   from wgan_jax import train
   from wgan_jax import writers
 
   config = train.load_config(workdir)
-  samples, step = train.sample_from_checkpoint(workdir, num, seed)
+  samples, step = train.sample_from_checkpoint(workdir, num, seed, statistics)
   out = {"run": name, "method": config.objective.method, "generator": config.generator.name,
          "critic": f"{config.critic.name} ({config.critic.norm})",
          "generator_iterations": step,

@@ -61,7 +61,8 @@ def reconstruction_energy(x: jnp.ndarray, recon: jnp.ndarray) -> jnp.ndarray:
 
 
 # DCGAN (Radford et al.) initialisation. Dense/conv kernels are N(0, 0.02) and BatchNorm scales
-# N(1, 0.02); biases keep Flax's zero default.
+# N(1, 0.02). As in the official WGAN code, no DCGAN convolution has a bias; the BatchNorm
+# biases start at 0.
 _dcgan_kernel_init = nn.initializers.normal(0.02)
 
 
@@ -172,10 +173,10 @@ conv_up.defvjp(lambda x, k: (conv_up(x, k), (x, k)), _conv_up_bwd)
 
 
 class Conv4x4(nn.Module):
-  """A stride-2 4x4 convolution (or its transpose) with nn.Conv's parameters: kernel, bias."""
+  """A stride-2 4x4 convolution (or its transpose) without bias, as every convolution of the
+  official DCGAN networks: nn.Conv's kernel parameter."""
 
   features: int
-  use_bias: bool = True
   transpose: bool = False  # upsampling, as nn.ConvTranspose(4x4, strides 2, "SAME")
   dtype: Any = jnp.float32
 
@@ -183,15 +184,12 @@ class Conv4x4(nn.Module):
   def __call__(self, x_BxHxWxC: jnp.ndarray) -> jnp.ndarray:
     kernel = self.param("kernel", _dcgan_kernel_init, (4, 4, x_BxHxWxC.shape[-1], self.features))
     x, kernel = x_BxHxWxC.astype(self.dtype), kernel.astype(self.dtype)
-    y = conv_up(x, kernel) if self.transpose else conv_down(x, kernel)
-    if self.use_bias:
-      bias = self.param("bias", nn.initializers.zeros, (self.features,))
-      y = y + bias.reshape(1, 1, 1, self.features).astype(self.dtype)
-    return y
+    return conv_up(x, kernel) if self.transpose else conv_down(x, kernel)
 
 
 class WholeMapConv(nn.Module):
-  """A valid convolution whose window is the whole (H, W) map, with nn.Conv's parameters.
+  """A valid convolution without bias whose window is the whole (H, W) map, with nn.Conv's
+  kernel parameter.
 
   It is a dense layer over the flattened map, and computed as one: (B, H, W, C) -> (B, F).
   """
@@ -203,10 +201,8 @@ class WholeMapConv(nn.Module):
   def __call__(self, x_BxHxWxC: jnp.ndarray) -> jnp.ndarray:
     b, h, w, c = x_BxHxWxC.shape
     kernel = self.param("kernel", _dcgan_kernel_init, (h, w, c, self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
     x_BxD = x_BxHxWxC.reshape(b, h * w * c).astype(self.dtype)
-    y_BxF = x_BxD @ kernel.reshape(h * w * c, self.features).astype(self.dtype)
-    return y_BxF + bias.reshape(1, self.features).astype(self.dtype)
+    return x_BxD @ kernel.reshape(h * w * c, self.features).astype(self.dtype)
 
 
 def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
@@ -219,7 +215,7 @@ def _dcgan_encode(x_BxHxWxC: jnp.ndarray, features: int, n: int, norm: str,
   h = x_BxHxWxC
   for k in range(n):
     normed = k > 0 and norm != "none"
-    h = Conv4x4(features * 2**k, use_bias=not normed, dtype=dtype, name=f"Conv_{k}")(h)
+    h = Conv4x4(features * 2**k, dtype=dtype, name=f"Conv_{k}")(h)
     if normed:
       h = _norm(h, norm, train)
     h = nn.leaky_relu(h, 0.2)
@@ -235,15 +231,13 @@ def _dcgan_decode(code_BxD: jnp.ndarray, channels: int, start: int, widths: Sequ
   """
   batch = code_BxD.shape[0]
   # A Dense to a start x start map is the reference's 4x4 ConvTranspose2d on a 1x1 input.
-  h = nn.Dense(start * start * widths[0], use_bias=not batch_norm,
-               kernel_init=_dcgan_kernel_init, dtype=dtype)(code_BxD)
+  h = nn.Dense(start * start * widths[0], use_bias=False, kernel_init=_dcgan_kernel_init,
+               dtype=dtype)(code_BxD)
   h = h.reshape(batch, start, start, widths[0])
   out_widths = list(widths[1:]) + [channels]
   for k, width in enumerate(out_widths):
     h = nn.relu(_batch_norm(train)(h) if batch_norm else h)
-    last = k == len(out_widths) - 1
-    h = Conv4x4(width, use_bias=last or not batch_norm, transpose=True, dtype=dtype,
-                name=f"ConvTranspose_{k}")(h)
+    h = Conv4x4(width, transpose=True, dtype=dtype, name=f"ConvTranspose_{k}")(h)
   return h.astype(jnp.float32)
 
 
@@ -304,9 +298,11 @@ class DCGANCritic(nn.Module):
 
 
 class MLPGenerator(nn.Module):
-  """The paper's MLP generator: `layers` ReLU layers of `hidden` units -> (B, H, W, C) in [-1, 1].
+  """The paper's MLP generator: `layers` ReLU layers of `hidden` units, then a linear layer to
+  (B, H, W, C).
 
-  The official code's MLP_G has 3 hidden ReLU layers before its output layer: layers=3.
+  As the official MLP_G: 3 hidden layers (4 Linear layers, the paper's "4 layers of 512 units")
+  and no tanh at the output, so samples are not confined to the data's [-1, 1].
   Initialisation is Flax's default for Dense: kernels truncated normal with variance 1 / fan_in
   (``lecun_normal``), biases zero. It is not PyTorch's default for Linear, which the reference
   code keeps (its DCGAN initialisation touches only convolutions and BatchNorm): weights and
@@ -316,7 +312,7 @@ class MLPGenerator(nn.Module):
   image_size: int
   channels: int
   hidden: int = 512
-  layers: int = 4
+  layers: int = 3
   dtype: Any = jnp.float32  # of the matmuls (see the module docstring)
 
   @nn.compact
@@ -327,15 +323,17 @@ class MLPGenerator(nn.Module):
       h = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(h))
     x_BxHWC = nn.Dense(self.image_size * self.image_size * self.channels,
                        dtype=self.dtype)(h).astype(jnp.float32)
-    return jnp.tanh(
-        x_BxHWC.reshape(z_BxN.shape[0], self.image_size, self.image_size, self.channels))
+    return x_BxHWC.reshape(z_BxN.shape[0], self.image_size, self.image_size, self.channels)
 
 
 class MLPCritic(nn.Module):
-  """ReLU MLP critic on flattened images: `layers` layers of `hidden` units, one score, (B,)."""
+  """ReLU MLP critic on flattened images: `layers` layers of `hidden` units, one score, (B,).
+
+  As the official MLP_D: 3 hidden layers of 512 by default.
+  """
 
   hidden: int = 512
-  layers: int = 4
+  layers: int = 3
   dtype: Any = jnp.float32  # of the matmuls (see the module docstring)
 
   @nn.compact
@@ -386,3 +384,17 @@ class ParallelLine(nn.Module):
     theta = self.param("theta", lambda key: jnp.asarray(self.theta_init, jnp.float32))
     u_B = jax.scipy.stats.norm.cdf(z_Bx1[:, 0])
     return jnp.stack([jnp.full_like(u_B, theta), u_B], axis=1)
+
+
+class ShiftedGaussian(nn.Module):
+  """A 1-D Gaussian shifted by θ, g_θ(z) = θ + std·z: the fake of the paper's Figure 3, the real
+  1-D Gaussian moved by θ; θ is the one parameter. Shape (B, 1)."""
+
+  theta_init: float = 1.0
+  std: float = 1.0
+
+  @nn.compact
+  def __call__(self, z_Bx1: jnp.ndarray, train: bool = True) -> jnp.ndarray:
+    del train
+    theta = self.param("theta", lambda key: jnp.asarray(self.theta_init, jnp.float32))
+    return theta + self.std * z_Bx1[:, :1]

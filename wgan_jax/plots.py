@@ -267,7 +267,7 @@ def _inset_lefts(centres_K, size: float, gap: float, lo: float, hi: float) -> np
 
 
 def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, *,
-                         title: str | None = None) -> None:
+                         title: str | None = None, quality=None) -> None:
   """The distance estimate against generator iterations, with sample sheets above it.
 
   The paper's Figures 4-5: the raw estimate as a thin light line and its running median (window
@@ -285,6 +285,8 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
     sheets: [(step, sheet), ...] with sheet a uint8 array, H x W (grayscale) or H x W x 3 (RGB),
       as `wgan_jax.writers.image_sheet` returns; may be empty.
     title: optional line above everything.
+    quality: optional (name, steps_E, values_E), a measure of the samples at some steps (a
+      Fréchet distance), drawn with markers on a twin right axis.
   """
   steps_T = np.asarray(steps_T, dtype=np.float64)
   estimate_T = np.asarray(estimate_T, dtype=np.float64)
@@ -298,7 +300,7 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
 
   # Fixed inches rather than a layout engine: the connectors run between two axes, and their
   # anchors must not move after they are drawn.
-  width, left, right = 10.0, 0.85, 0.25
+  width, left, right = 10.0, 0.85, 0.25 if quality is None else 0.9
   bottom, curve_h, link_h, label_h = 0.6, 3.0, 0.45, 0.25
   top = 0.55 if title else 0.3
   axes_w = width - left - right
@@ -335,12 +337,22 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
       if dropped:
         handles.append(Line2D([], [], linestyle="none"))
         labels.append(f"{dropped} non-finite values not shown")
+      if quality is not None:
+        handles.append(Line2D([], [], color=W1_COLOR, marker="o", markersize=3, linewidth=1.0))
+        labels.append(f"{quality[0]}, right axis")
       ax.legend(handles, labels, loc="upper right", fontsize=8, frameon=False)
     else:
       ax.text(0.5, 0.5, "no distance estimate", transform=ax.transAxes, ha="center",
               va="center", color="0.4", fontsize=10,
               bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="0.7"))
       ax.set_yticks([])
+    if quality is not None:
+      quality_name, quality_steps_E, quality_E = quality
+      twin = ax.twinx()
+      twin.plot(np.asarray(quality_steps_E), np.asarray(quality_E, dtype=np.float64), "o-",
+                color=W1_COLOR, markersize=3, linewidth=1.0)
+      twin.set_ylabel(quality_name, color=W1_COLOR)
+      twin.tick_params(axis="y", colors=W1_COLOR)
     xs = list(steps_T) + [step for step, _ in sheets]
     x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
     # A margin, so that a dashed line at the first or last step is not hidden by the frame; at
@@ -575,4 +587,54 @@ def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
     right.set_ylabel("|∂ generator loss / ∂θ|")
     right.set_title("The generator's gradient on θ", fontsize=10)
     right.legend(fontsize=7, frameon=False)
+    _save_atomically(fig, path)
+
+
+# The paper's Figure 3: two Gaussians -----------------------------------------------------------
+
+DENSITY_COLORS = {"real": "tab:blue", "fake": "tab:orange"}
+FUNCTION_STYLES = ({"color": JS_COLOR, "linewidth": 1.5},
+                   {"color": JS_COLOR, "linewidth": 0.9, "linestyle": ":"},
+                   {"color": "tab:green", "linewidth": 1.5})
+
+
+def two_gaussians(path, x_F, densities, functions, gradients, support,
+                  floor: float = 1e-16) -> None:
+  """The paper's Figure 3 (left) and the gradients that reach the generator (right).
+
+  Args:
+    path: where to write the PNG.
+    x_F: the points of the line.
+    densities: {name: (F,) density}, filled; "real" and "fake" get their own colours.
+    functions: {legend: (F,) values in [0, 1]}: the discriminator, its optimum, the rescaled
+      critic (at most three, drawn in FUNCTION_STYLES).
+    gradients: {legend: (F,) |∂ℓ/∂x| over its maximum on the support}, on a log scale.
+    support: (left, right) of the support, shaded in both panels.
+    floor: the lowest gradient drawn; below it a gradient is nothing at float32's precision.
+  """
+  x_F = np.asarray(x_F, np.float64)
+  with _figure(figsize=(10.0, 3.6), layout="constrained") as fig:
+    left, right = fig.subplots(1, 2)
+    for ax in (left, right):
+      ax.axvspan(*support, color="0.94", zorder=0, label="support" if ax is left else None)
+      ax.set_xlabel("x")
+      ax.set_xlim(x_F[0], x_F[-1])
+    for name, density_F in densities.items():
+      color = DENSITY_COLORS.get(name, "0.5")
+      left.fill_between(x_F, np.asarray(density_F), color=color, alpha=0.3, linewidth=0)
+      left.plot(x_F, np.asarray(density_F), color=color, linewidth=0.8, label=f"{name} density")
+    for (name, values_F), style in zip(functions.items(), FUNCTION_STYLES):
+      left.plot(x_F, np.asarray(values_F), label=name, **style)
+    left.set_ylim(-0.05, 1.45)  # room for the legend above D = 1
+    left.set_title("Densities, discriminator and critic", fontsize=10)
+    left.legend(loc="upper center", fontsize=7, frameon=False, ncol=2)
+    for name, gradient_F in gradients.items():
+      # Exact zeros (a dead ReLU region) have no place on a log scale.
+      right.plot(x_F, np.where(np.asarray(gradient_F) > 0, gradient_F, np.nan), linewidth=1.2,
+                 label=name)
+    right.set_yscale("log")
+    right.set_ylim(bottom=floor, top=3.0)
+    right.set_ylabel("|∂ℓ/∂x| / its maximum over the support")
+    right.set_title("Gradient of the generator's loss ℓ(x)", fontsize=10)
+    right.legend(fontsize=7, frameon=False, loc="center left")
     _save_atomically(fig, path)

@@ -12,7 +12,10 @@ sampler) and returns pure functions of (state, key):
 
 Randomness is explicit: a training step uses ``fold_in(key, state.step)``, so the same state and
 key give the same result, and a run resumed from a checkpoint draws the same numbers as one that
-was not interrupted. ``over_seeds`` vmaps a driver over independent seeds.
+was not interrupted. Real batches of a dataset are not random draws but a function of the run's
+data order and ``state.critic_iter``, the critic iterations done: consecutive critic iterations
+take consecutive batches of an epoch, so within an epoch no image repeats. ``over_seeds`` vmaps a
+driver over independent seeds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ METHODS: tuple[str, ...] = ("wgan", "wgan-gp", "gan", "ebgan")
 # What the ``estimate`` metric of each method estimates (EBGAN's loss estimates no distance).
 ESTIMATE_NAMES = {"wgan": "EM estimate", "wgan-gp": "EM estimate",
                   "gan": "JS estimate (½L + log 2)", "ebgan": ""}
+SAMPLE_STATISTICS = ("batch", "running")  # see GANSpec.sample_statistics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +77,13 @@ class Objective:
 class GANSpec:
   """The static parts of a GAN.
 
-  ``sample_real(key, n)`` draws a real batch inside jit. A sampler over a large in-memory dataset
-  takes it as a third argument, ``sample_real(key, n, data)``, and the steps are called with
-  ``data=...``: passed as an argument, the array is not baked into the compiled program.
+  ``sample_real`` gives the real batch of a critic iteration inside jit. A distribution (the toy
+  sets) is sampled: ``sample_real(key, n)``, a fresh key each iteration. A dataset is passed to
+  the steps as ``data=...`` (an argument, so that the array is not baked into the compiled
+  program) and read in order: ``sample_real(critic_iter, n, data)`` returns the n images of
+  global critic iteration ``critic_iter`` (``GANState.critic_iter``), a pure function of the
+  data and that index, so that the batches of an epoch do not repeat an image and a resumed run
+  reads what an uninterrupted one would (``images.DeviceSampler.draw``, ``images.HostFeed``).
   """
 
   generator: nn.Module
@@ -83,7 +91,7 @@ class GANSpec:
   generator_tx: optax.GradientTransformation
   critic_tx: optax.GradientTransformation
   objective: Objective
-  sample_real: Callable[[jax.Array, int], jax.Array]
+  sample_real: Callable[..., jax.Array]  # (key, n), or (critic_iter, n, data) with data
   noise_dim: int
   batch_size: int = 64
   n_critic: int = 5
@@ -97,9 +105,6 @@ class GANSpec:
   # does the kernel gradients of Flax's own convolutions (benchmarks/cpu_conv_loops.py; the
   # DCGAN models' layers avoid them).
   unroll: bool = False
-  # ``train_steps``' data holds one entry per step along axis 0 (host-fed images, see
-  # ``images.HostFeed``) instead of one dataset for every step.
-  data_per_step: bool = False
   # Data parallelism (wgan_jax/parallel.py): a sharding of the batch axis, applied to every real
   # and noise batch of a training step, so that XLA splits the step over the devices.
   batch_sharding: Any = None
@@ -107,12 +112,19 @@ class GANSpec:
   # optimiser steps against the descent direction). The critic's optimiser must record it: wrap
   # the optimiser inside any clipping with ``with_update_cosine``.
   log_update_cosine: bool = False
+  # The BatchNorm statistics of ``generate``: "batch", each batch of ``batch_size`` samples its
+  # own, as in the official code (which never switches the generator to eval mode), or
+  # "running", the averages kept during training.
+  sample_statistics: str = "batch"
 
   def __post_init__(self):
     if self.n_critic < 1:
       raise ValueError(f"n_critic must be at least 1, got {self.n_critic}")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+    if self.sample_statistics not in SAMPLE_STATISTICS:
+      raise ValueError(f"sample_statistics must be one of {', '.join(SAMPLE_STATISTICS)}, got "
+                       f"{self.sample_statistics!r}")
 
 
 class UpdateCosineState(NamedTuple):
@@ -153,6 +165,10 @@ class GANState(NamedTuple):
   critic_params: Any
   critic_stats: Any
   critic_opt_state: Any
+  # Critic iterations done, int32: the index of the next real batch of a dataset (see
+  # ``GANSpec.sample_real``). Every critic step advances it, including those of ``critic_step``
+  # called on its own.
+  critic_iter: jax.Array
 
 
 def critic_iterations(spec: GANSpec, step: jax.Array) -> jax.Array:
@@ -216,12 +232,12 @@ def make_steps(spec: GANSpec) -> Steps:
       raise ValueError("the gradient penalty needs a critic without BatchNorm "
                        "(use LayerNorm or none): BatchNorm couples the samples of a batch")
     return GANState(jnp.zeros((), jnp.int32), g_params, g_stats, spec.generator_tx.init(g_params),
-                    c_params, c_stats, spec.critic_tx.init(c_params))
+                    c_params, c_stats, spec.critic_tx.init(c_params), jnp.zeros((), jnp.int32))
 
   def critic_step(state: GANState, key: jax.Array, data: Any = None) -> tuple[GANState, dict]:
     key_real, key_z, key_gp = jax.random.split(key, 3)
     real = shard_batch(spec.sample_real(key_real, batch) if data is None
-                       else spec.sample_real(key_real, batch, data))
+                       else spec.sample_real(state.critic_iter, batch, data))
     fake, g_stats = run_generator(state.generator_params, state.generator_stats,
                                   shard_batch(noise(key_z, batch)))
     fake = jax.lax.stop_gradient(fake)
@@ -252,7 +268,7 @@ def make_steps(spec: GANSpec) -> Steps:
                          "with_update_cosine")
       metrics["update_cosine"] = cosine
     return state._replace(generator_stats=g_stats, critic_params=c_params, critic_stats=c_stats,
-                          critic_opt_state=c_opt), metrics
+                          critic_opt_state=c_opt, critic_iter=state.critic_iter + 1), metrics
 
   def generator_step(state: GANState, key: jax.Array) -> tuple[GANState, dict]:
     z = shard_batch(noise(key, batch))
@@ -311,16 +327,21 @@ def make_steps(spec: GANSpec) -> Steps:
   def train_steps(state: GANState, key: jax.Array, num_steps: int,
                   data: Any = None) -> tuple[GANState, dict]:
     """``num_steps`` training steps in one dispatch; metrics are stacked along axis 0."""
-    if spec.data_per_step:
-      return jax.lax.scan(lambda s, step_data: train_step(s, key, step_data), state, data,
-                          length=num_steps, unroll=spec.unroll)
     return jax.lax.scan(lambda s, _: train_step(s, key, data), state, None, length=num_steps,
                         unroll=spec.unroll)
 
   def generate(state: GANState, key: jax.Array, n: int) -> jax.Array:
-    """n samples of the generator in inference mode (BatchNorm running averages)."""
+    """n samples of the generator, BatchNorm normalising with ``spec.sample_statistics``."""
     variables = {"params": state.generator_params, **state.generator_stats}
-    return spec.generator.apply(variables, noise(key, n), train=False)
+    if spec.sample_statistics == "running" or not state.generator_stats:
+      return spec.generator.apply(variables, noise(key, n), train=False)
+    # Batches of the training batch size, each normalised by its own statistics (the updated
+    # running averages are dropped).
+    num_batches = -(-n // batch)
+    z = noise(key, num_batches * batch).reshape(num_batches, batch, spec.noise_dim)
+    fake = jax.lax.map(
+        lambda z_B: run_generator(state.generator_params, state.generator_stats, z_B)[0], z)
+    return fake.reshape(num_batches * batch, *fake.shape[2:])[:n]
 
   return Steps(
       init=jax.jit(init),
@@ -332,21 +353,24 @@ def make_steps(spec: GANSpec) -> Steps:
   )
 
 
-# vmap axes of a state holding several seeds: the step is shared, everything else is per seed.
-SEED_AXES = GANState(None, 0, 0, 0, 0, 0, 0)
+# vmap axes of a state holding several seeds: the step and the critic-iteration counter (and so
+# the order of the real batches) are shared, everything else is per seed.
+SEED_AXES = GANState(None, 0, 0, 0, 0, 0, 0, None)
 
 
 def init_over_seeds(init: Callable[[jax.Array], GANState], keys: jax.Array) -> GANState:
-  """Initial states for len(keys) seeds, stacked along axis 0, with one shared step."""
+  """Initial states for len(keys) seeds, stacked along axis 0, with one shared step and
+  critic-iteration counter."""
   state = jax.vmap(init)(keys)
-  return state._replace(step=state.step[0])
+  return state._replace(step=state.step[0], critic_iter=state.critic_iter[0])
 
 
 def over_seeds(fn: Callable, out_axes: Any = (SEED_AXES, 0)) -> Callable:
   """vmaps ``fn(state, key, *args)`` over seeds: the leading axis of the state and of the keys.
 
   The step counter stays unbatched, so that the official schedule's ``lax.cond`` remains a real
-  branch instead of a select that would run the extra critic iterations every time. Wrap the
+  branch instead of a select that would run the extra critic iterations every time; so does the
+  critic-iteration counter, and every seed reads the same real batches of a dataset. Wrap the
   result in ``jax.jit`` (with ``static_argnums`` for static ``args``).
   """
 

@@ -78,8 +78,8 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
   ``evaluate(state, step)`` runs at the start, every ``eval_every`` steps and at the end;
   ``on_metrics(first_step, metrics)`` receives each dispatch's per-step metrics, each of shape
   (steps, seeds). ``data`` is passed to the steps (see ``GANSpec``); a callable
-  ``data(step, n)`` (an ``images.HostFeed``) gives the data of steps step..step+n-1 for each
-  dispatch. ``should_stop()`` is asked after every dispatch; when it says so, the loop ends
+  ``data(step, n)`` (an ``images.HostFeed``) gives the real batches of steps step..step+n-1 for
+  each dispatch. ``should_stop()`` is asked after every dispatch; when it says so, the loop ends
   early (a preemption notice). Returns the final state and the metrics of the steps run, each an
   array of shape (steps, seeds).
 
@@ -110,7 +110,7 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
     evaluate(state, 0)
   while step < num_steps:
     count = min(dispatch, num_steps - step)
-    step_data = data(step, count) if callable(data) else data  # a HostFeed's pools
+    step_data = data(step, count) if callable(data) else data  # a HostFeed's batches
     state, metrics = run(state, train_keys, count, step_data)
     # Reading the previous chunk's metrics only now lets the device run ahead of Python.
     if pending is not None:
@@ -392,29 +392,46 @@ def load_config(workdir: str):
   return ml_collections.ConfigDict(config)
 
 
-def sample_from_checkpoint(workdir: str, num: int, seed: int = 0) -> tuple[np.ndarray, int]:
+def sample_from_checkpoint(workdir: str, num: int, seed: int = 0,
+                           statistics: str | None = None) -> tuple[np.ndarray, int]:
   """``num`` samples of the generator in the latest checkpoint of ``workdir``, and its step.
 
-  ValueError when ``workdir`` holds no run or no complete checkpoint.
+  ``statistics`` replaces the run's ``run.sample_statistics`` (batch | running). ValueError when
+  ``workdir`` holds no run or no complete checkpoint.
   """
+  samples = sample_checkpoints(workdir, num, seed, statistics, latest_only=True)
+  if not samples:
+    raise ValueError(f"{workdir!r} has no complete checkpoint yet")
+  step, samples_N = samples[0]
+  return samples_N, step
+
+
+def sample_checkpoints(workdir: str, num: int, seed: int = 0, statistics: str | None = None,
+                       latest_only: bool = False) -> list[tuple[int, np.ndarray]]:
+  """[(step, ``num`` samples)] of every checkpoint of ``workdir`` in step order (or of the latest
+  one), all drawn from the same noise; arguments as ``sample_from_checkpoint``'s."""
   from wgan_jax import experiment
 
   checks.check_count("--num", num, 1)
   checks.check_seed("--seed", seed)
   config = load_config(workdir)
+  if statistics is not None:
+    config.run.sample_statistics = statistics
   checks.check_config(config)
   checks.check_count("--num", num, 1, lambda n: n * checks.example_bytes(config), "the samples")
   run = experiment.build(config, with_data=False)
   template = state_template(run, config.run.seed)
   checks.check_state_fits(template, f"the widths in {workdir}/config.json")
   checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
-  state = checkpoints.restore_latest(template)
-  checkpoints.close()
-  if state is None:
-    raise ValueError(f"{workdir!r} has no complete checkpoint yet")
   generate = steps_lib.generate_over_seeds(run.steps)
   keys = jax.random.split(jax.random.key(seed), 1)
-  return np.asarray(generate(state, keys, num)[0]), int(state.step)
+  try:
+    states = ([checkpoints.restore_latest(template)] if latest_only else
+              [checkpoints.restore(step, template) for step in checkpoints.steps()])
+  finally:
+    checkpoints.close()
+  return [(int(state.step), np.asarray(generate(state, keys, num)[0]))
+          for state in states if state is not None]
 
 
 def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) -> None:
@@ -462,6 +479,11 @@ class Checkpoints:
       # Compared before reading any array: a failed read leaves orbax's callbacks pending on a
       # closed event loop, and each prints a traceback at exit.
       mismatch = _mismatch(self.directory, step, abstract)
+      if mismatch == _NO_CRITIC_ITER:
+        raise ValueError(f"checkpoint {step} in {self.directory} was written before the state "
+                         f"counted critic iterations (GANState.critic_iter, which orders the "
+                         f"real batches) and cannot be resumed by this version; start the run "
+                         f"again in another workdir")
       if mismatch:
         raise ValueError(f"checkpoint {step} in {self.directory} holds another state: "
                          f"{mismatch}; resume with the config the run was started with (its "
@@ -491,10 +513,24 @@ class Checkpoints:
   def save(self, step: int, state) -> None:
     self.manager.save(step, args=ocp.args.StandardSave(state))
 
+  def steps(self) -> list[int]:
+    """The steps of the complete checkpoints, in increasing order."""
+    return sorted(self.manager.all_steps())
+
+  def restore(self, step: int, template):
+    """Checkpoint ``step``, restored into ``template``'s structure."""
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
 
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+# What ``_mismatch`` returns for a checkpoint that lacks only GANState.critic_iter: one written
+# by a version of wgan_jax before the real batches were read in epoch order.
+_NO_CRITIC_ITER = "no critic_iter"
 
 
 def _leaf_name(path) -> str:
@@ -515,6 +551,8 @@ def _mismatch(directory: str, step: int, abstract) -> str | None:
   if not stored:
     return None
   missing, extra = sorted(set(wanted) - set(stored)), sorted(set(stored) - set(wanted))
+  if missing == ["critic_iter"] and not extra:
+    return _NO_CRITIC_ITER
   if missing or extra:
     return (f"{len(missing)} arrays of this config are not in it (e.g. {missing[0]})" if missing
             else f"it has {len(extra)} arrays this config lacks (e.g. {extra[0]})")

@@ -78,9 +78,11 @@ def get_config() -> ml_collections.ConfigDict:
       dataset="mnist_offline",
       data_dir="",  # where tfds datasets are prepared ("" = the tfds default)
       limit=0,  # keep the first `limit` images (0 = all); the set is held in memory
-      # 0: the set is held on the device. n > 0: streamed from the host, each generator
-      # iteration drawing its real batches from a fresh pool of n images (sets like LSUN).
-      stream_pool=0,
+      # False: the set is held on the device. True: streamed from the host (sets like LSUN),
+      # the batches of each dispatch's critic iterations read and decoded as the run goes.
+      # Either way critic iteration j takes batch j of shuffled epochs (no image repeats within
+      # an epoch), in an order fixed by run.seed.
+      stream=False,
       image_size=28,
       channels=1,
       # Toy mixtures: train on the data divided by wgan_jax.data.toy.DATA_SCALE (as the WGAN-GP
@@ -91,7 +93,9 @@ def get_config() -> ml_collections.ConfigDict:
       name="dcgan",  # dcgan | dcgan_nobn_constant | mlp | toy_mlp | parallel_line
       features=64,  # DCGAN: filters at the widest end
       hidden=512,  # MLPs: units per hidden layer
-      depth=4,  # MLPs: hidden layers
+      # MLPs: hidden layers. The official MLP_G and MLP_D have 3 of 512 before the output layer,
+      # 4 Linear layers in all, which the paper's "4 layers of 512 units" counts.
+      depth=3,
       noise_dim=100,  # dimension of the Gaussian noise
       theta=1.0,  # parallel_line: the initial offset θ of g_θ(z) = (θ, z)
   ))
@@ -99,7 +103,7 @@ def get_config() -> ml_collections.ConfigDict:
       name="dcgan",  # dcgan | mlp | dcgan_autoencoder | toy_mlp | toy_autoencoder (EBGAN)
       features=64,
       hidden=512,
-      depth=4,
+      depth=3,
       norm="batch",  # DCGAN critic: batch | layer | none; WGAN-GP needs layer or none
   ))
   c.objective = ml_collections.ConfigDict(dict(
@@ -136,5 +140,9 @@ def get_config() -> ml_collections.ConfigDict:
       keep_checkpoints=2,
       # Log cos(update, -gradient) of every critic update (the WGAN paper's Section 4.3).
       log_update_cosine=False,
+      # The BatchNorm statistics samples are drawn with: batch (each batch of
+      # schedule.batch_size normalised by its own, as the official code never leaves train
+      # mode) | running (the averages kept during training).
+      sample_statistics="batch",
   ))
   return c

@@ -7,10 +7,9 @@ r"""The paper's Sections 4.2-4.4 at full scale: 64x64 LSUN bedrooms, WGAN or GAN
     (and gan-nobn, gan-mlp), adding --config.data.dataset=folder:/data/lsun_bedroom for a folder of JPEGs.
 
 The critic is always the DCGAN critic (BatchNorm), as in the paper. The 3 million bedrooms are
-streamed from the host: each generator iteration draws its real batches from a pool of
-stream_pool images, every epoch visiting each image once (--config.data.stream_pool=0 holds the
-set on the accelerator instead, up to --config.data.limit images of 12 KiB). Meant for an
-accelerator.
+streamed from the host: every critic iteration reads a fresh batch, every epoch visiting each
+image once (--config.data.stream=False holds the set on the accelerator instead, up to
+--config.data.limit images of 12 KiB). Meant for an accelerator.
 """
 
 from wgan_jax.configs import base
@@ -24,7 +23,7 @@ def get_config(variant: str = "wgan-dcgan"):
     raise ValueError(f"unknown variant {variant!r} of lsun64.py: use <wgan|gan>-<dcgan|nobn|mlp>")
   c = base.get_config()
   c.data.update(dict(dataset="lsun/bedroom", image_size=64, channels=3))
-  c.data.stream_pool = c.schedule.batch_size * c.schedule.n_critic  # a fresh image per sample
+  c.data.stream = True
   c.generator.name = GENERATORS[generator]
   c.objective.method = method
   if method == "gan":

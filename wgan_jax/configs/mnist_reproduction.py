@@ -11,7 +11,7 @@ Four runs on the 5,000 offline MNIST digits, one after the other, each through
 
   wgan_dcgan     WGAN, DCGAN generator and critic (BatchNorm), RMSProp 5e-5, clip 0.01;
   wgan_gp_dcgan  WGAN-GP, DCGAN generator, LayerNorm critic, Adam 4e-4 (0.5, 0.9), lambda 10;
-  wgan_mlp       WGAN, 4x512 ReLU MLP generator against the DCGAN critic;
+  wgan_mlp       WGAN, the official MLP_G (3 hidden ReLU layers of 512) against the DCGAN critic;
   gan_mlp        GAN (-log D), the same MLP generator and critic, Adam 2e-4 (0.5, 0.999), 1 D step.
 
 Two departures from the paper fit it in about 15 minutes on 2 CPU cores: the DCGAN networks are

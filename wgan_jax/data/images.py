@@ -16,11 +16,20 @@ with Pillow (area averaging when shrinking, bilinear when enlarging), then p / 1
 
 Feeding a training loop:
 
-- ``device_sampler(images)``: the whole set on the accelerator once, sampled inside jit; the
-  ``GANSpec.sample_real(key, n)`` of ``wgan_jax.steps``. For sets that fit on the device.
+- ``device_sampler(images, seed)``: the whole set on the accelerator once, read inside jit in
+  epoch order (``epoch_batch_indices``): critic iteration j takes batch j of an endless sequence
+  of shuffled epochs, each a keyed permutation of (seed, epoch) evaluated on the device at the
+  batch's positions only. The
+  ``GANSpec.sample_real(critic_iter, n, data)`` of ``wgan_jax.steps``. For sets that fit on the
+  device.
 - ``prefetch_batches(images, batch_size, seed)``: batches in an order that is a pure function of
   (seed, step), prepared a few batches ahead by a background thread; it takes an array or the
   lazy ``ImageSet`` of ``open_images``, for sets too big for memory (LSUN bedrooms).
+- ``HostFeed``: ``prefetch_batches`` for a training loop: the batches of exactly the critic
+  iterations that each dispatch of training steps runs, batch j for critic iteration j.
+
+Either way each epoch visits every image once, so no image repeats within an epoch, as with the
+official code's shuffled loader.
 
 Bad input raises ``DataError`` (a ValueError) with a one-line message; launchers turn it into
 exit status 2.
@@ -33,7 +42,7 @@ import os
 import pathlib
 import queue
 import threading
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 from absl import logging
 import jax
@@ -444,8 +453,71 @@ def load_images(source: str, size: int, channels: int, *, split: str = "train",
 # --- feeding the training loop ---------------------------------------------------------------
 
 
+# Rounds of the Feistel network of ``epoch_batch_indices``: four already make a keyed
+# pseudo-random permutation (Luby-Rackoff); two more for margin at small set sizes.
+FEISTEL_ROUNDS = 6
+
+
+def _mix32(x: jax.Array) -> jax.Array:
+  """A bijective 32-bit integer hash (lowbias32), uint32 -> uint32, elementwise."""
+  x = x ^ (x >> 16)
+  x = x * jnp.uint32(0x7FEB352D)
+  x = x ^ (x >> 15)
+  x = x * jnp.uint32(0x846CA68B)
+  return x ^ (x >> 16)
+
+
+def _feistel(x: jax.Array, keys: jax.Array, half_bits: int) -> jax.Array:
+  """A keyed bijection of [0, 4**half_bits), uint32 -> uint32: a balanced Feistel network."""
+  mask = jnp.uint32((1 << half_bits) - 1)
+  left, right = x >> half_bits, x & mask
+  for i in range(keys.shape[0]):
+    left, right = right, left ^ (_mix32(right ^ keys[i]) & mask)
+  return (left << half_bits) | right
+
+
+def epoch_batch_indices(num: int, seed: int, critic_iter: jax.Array, n: int) -> jax.Array:
+  """The images of batch ``critic_iter`` of an endless sequence of epochs of ``num`` images:
+  int32 (n,); pure and jittable.
+
+  Batch j holds positions j*n .. j*n+n-1 of the concatenated epochs; position p of epoch e is
+  image pi_e(p), pi_e a permutation of [0, num) keyed by (seed, e): a Feistel network over the
+  next power of 4, walked until it lands in range (cycle walking), with round keys from
+  ``jax.random.fold_in(jax.random.key(seed), e)``. Each epoch visits every image once, a batch
+  may span the end of one epoch and the start of the next, and a batch costs O(n), not a sort
+  of the set.
+  """
+  if not 1 <= num or num * n >= 2**31:
+    raise DataError(f"the epoch order needs 1 <= images and images x batch < 2**31, got "
+                    f"{num} images in batches of {n}")
+  critic_iter = jnp.asarray(critic_iter, jnp.int32)
+  # Position j*n + i = epoch * num + offset, split so that nothing exceeds int32 while j*n does.
+  whole, rest = jnp.divmod(critic_iter, num)
+  flat_n = rest * n + jnp.arange(n, dtype=jnp.int32)  # < num * n
+  epochs_n = whole * n + flat_n // num
+  positions_n = (flat_n % num).astype(jnp.uint32)
+  half_bits = max(1, (int(num - 1).bit_length() + 1) // 2)
+  data_key = jax.random.key(seed)
+  keys_nxR = jax.vmap(lambda e: jax.random.bits(jax.random.fold_in(data_key, e),
+                                                (FEISTEL_ROUNDS,), jnp.uint32))(epochs_n)
+  permute = jax.vmap(lambda x, keys: _feistel(x, keys, half_bits))
+  # Applying the bijection again until the value is below num gives a bijection of [0, num);
+  # the domain is under 4 * num, so that takes a few applications on average.
+  walk = lambda x: jnp.where(x >= num, permute(x, keys_nxR), x)
+  indices_n = jax.lax.while_loop(lambda x: jnp.any(x >= num), walk, permute(positions_n, keys_nxR))
+  return indices_n.astype(jnp.int32)
+
+
+def _as_float(batch: jax.Array) -> jax.Array:
+  """uint8 pixels -> float32 [-1, 1] inside jit, by the table ``to_float`` uses; floats as are."""
+  if batch.dtype == jnp.uint8:
+    return jnp.asarray(LEVELS_256)[batch]
+  return batch
+
+
 class DeviceSampler:
-  """Draws real batches on the device: ``sampler(key, n)`` -> float32 (n, H, W, C) in [-1, 1].
+  """Reads real batches on the device in epoch order: ``sampler(critic_iter, n)`` -> float32
+  (n, H, W, C) in [-1, 1], the images ``epoch_batch_indices(N, seed, critic_iter, n)``.
 
   The images live on the device as uint8 whenever that is exact (any output of ``load_images``):
   a quarter of the memory of float32, and a batch becomes float32 inside the jitted step. Float
@@ -454,31 +526,29 @@ class DeviceSampler:
   Calling the sampler inside ``jax.jit`` closes over ``images``, which JAX embeds in the compiled
   program as a constant: fine for small sets (MNIST), but the compile time grows with the set
   (CIFAR-10's 150 MB already costs seconds). A loop that can pass arrays as arguments should
-  call ``DeviceSampler.draw(sampler.images, key, n)`` instead.
+  call ``DeviceSampler.draw(sampler.images, critic_iter, n, seed)`` instead.
   """
 
-  def __init__(self, images: jax.Array):
-    self.images = images
+  def __init__(self, images: jax.Array, seed: int = 0):
+    self.images, self.seed = images, seed
 
   @property
   def num(self) -> int:
     return self.images.shape[0]
 
   @staticmethod
-  def draw(images: jax.Array, key: jax.Array, n: int) -> jax.Array:
-    """A batch of ``n`` images drawn uniformly with replacement; pure and jittable."""
-    indices_n = jax.random.randint(key, (n,), 0, images.shape[0])
-    batch = images[indices_n]
-    if batch.dtype == jnp.uint8:
-      return jnp.asarray(LEVELS_256)[batch]
-    return batch
+  def draw(images: jax.Array, critic_iter: jax.Array, n: int, seed: int = 0) -> jax.Array:
+    """Batch ``critic_iter`` of ``n`` images in the epoch order of ``seed``, float32; pure and
+    jittable. Consecutive batches of an epoch share no image."""
+    return _as_float(images[epoch_batch_indices(images.shape[0], seed, critic_iter, n)])
 
-  def __call__(self, key: jax.Array, n: int) -> jax.Array:
-    return self.draw(self.images, key, n)
+  def __call__(self, critic_iter: jax.Array, n: int) -> jax.Array:
+    return self.draw(self.images, critic_iter, n, self.seed)
 
 
-def device_sampler(images_NxHxWxC: np.ndarray, device=None) -> DeviceSampler:
-  """Puts ``images`` (float32 in [-1, 1] or uint8) on ``device`` once; returns the sampler."""
+def device_sampler(images_NxHxWxC: np.ndarray, device=None, seed: int = 0) -> DeviceSampler:
+  """Puts ``images`` (float32 in [-1, 1] or uint8) on ``device`` once; returns the sampler of
+  the epoch order of ``seed``."""
   images = np.asarray(images_NxHxWxC)
   if images.ndim != 4 or images.shape[0] == 0:
     raise DataError(f"expected images of shape (N, H, W, C) with N > 0, got {images.shape}")
@@ -486,7 +556,7 @@ def device_sampler(images_NxHxWxC: np.ndarray, device=None) -> DeviceSampler:
     images = images.astype(np.float32, copy=False)
     exact = _exact_uint8(images)
     images = images if exact is None else exact
-  return DeviceSampler(jax.device_put(images, device))
+  return DeviceSampler(jax.device_put(images, device), seed)
 
 
 class _EpochOrder:
@@ -536,7 +606,7 @@ class _Failure:
     self.error = error
 
 
-def _produce(images, order: _EpochOrder, batch_size: int, step: int, device,
+def _produce(images, order: _EpochOrder, batch_size: int, step: int, device, as_float: bool,
              out: queue.Queue, stop: threading.Event) -> None:
   """The prefetch thread: batches from ``step`` on into ``out`` until ``stop`` is set.
 
@@ -558,7 +628,7 @@ def _produce(images, order: _EpochOrder, batch_size: int, step: int, device,
       indices_B = order.indices(step, batch_size)
       pixels = images.read(indices_B) if isinstance(images, ImageSet) else images[indices_B]
       # Converted on the host: the thread has the time, and the step receives float32 directly.
-      batch = to_float(pixels) if pixels.dtype == np.uint8 else pixels
+      batch = to_float(pixels) if as_float and pixels.dtype == np.uint8 else pixels
       if not put((step, jax.device_put(batch, device))):
         return
       step += 1
@@ -571,11 +641,11 @@ class BatchPrefetcher:
 
   ``step`` is the step of the batch that ``next`` returns next: the data position to checkpoint.
   Pass it back as ``start_step`` to resume. ``close()`` (or leaving a ``with`` block) stops the
-  thread.
+  thread. ``as_float=False`` hands uint8 images over as they are (a quarter of the transfer).
   """
 
   def __init__(self, images, batch_size: int, seed: int, start_step: int = 0, *,
-               buffer_size: int = 2, device=None):
+               buffer_size: int = 2, device=None, as_float: bool = True):
     if not isinstance(images, ImageSet):
       images = np.asarray(images)
       if images.ndim != 4:
@@ -590,7 +660,8 @@ class BatchPrefetcher:
     order = _EpochOrder(len(images), seed)
     self._thread = threading.Thread(
         target=_produce, name="prefetch_batches", daemon=True,
-        args=(images, order, batch_size, start_step, device, self._queue, self._stop))
+        args=(images, order, batch_size, start_step, device, as_float, self._queue,
+              self._stop))
     self._thread.start()
 
   def __iter__(self) -> Iterator[jax.Array]:
@@ -623,44 +694,80 @@ class BatchPrefetcher:
 
 
 def prefetch_batches(images, batch_size: int, seed: int, start_step: int = 0, *,
-                     buffer_size: int = 2, device=None) -> BatchPrefetcher:
+                     buffer_size: int = 2, device=None, as_float: bool = True
+                     ) -> BatchPrefetcher:
   """Batches of ``images`` (an array, float32 or uint8, or an ``ImageSet``), prefetched.
 
   Batch ``step`` holds images ``batch_indices(N, batch_size, seed, step)``: each epoch visits every
   image once, in the order of ``np.random.default_rng([seed, epoch])``. The order depends on
   (seed, step) only, so ``start_step=k`` gives the k-th batch onward of a fresh iterator. A
-  background thread keeps ``buffer_size`` batches on the device ahead of the consumer.
+  background thread keeps ``buffer_size`` batches on the device ahead of the consumer, float32
+  (or, with ``as_float=False``, uint8 images as they are).
   """
   return BatchPrefetcher(images, batch_size, seed, start_step, buffer_size=buffer_size,
-                         device=device)
+                         device=device, as_float=as_float)
+
+
+class FedBatches(NamedTuple):
+  """The real batches of one dispatch of training steps, as ``HostFeed`` gives them."""
+
+  first: np.ndarray  # int32 scalar: the global critic iteration of batches[0]
+  batches: jax.Array  # (iterations, B, H, W, C), uint8 or float32: one per critic iteration
 
 
 class HostFeed:
   """Real images streamed from the host, for sets too big for the device: ``feed(step, n)``.
 
-  Generator iteration s draws its real batches from pool s, ``pool_size`` images that are batch s
-  of ``prefetch_batches(images, pool_size, seed)``: every epoch visits each image once, and the
-  pool a step sees depends on (seed, s) only, so a resumed run sees the data an uninterrupted one
-  would. ``feed(step, n)`` returns the pools of steps step..step+n-1 stacked, float32
-  (n, pool_size, H, W, C), for ``GANSpec(data_per_step=True)``; a background thread reads and
-  decodes the next pools while the device trains on these.
+  Critic iteration j reads batch j of ``prefetch_batches(images, batch_size, seed)``: every
+  epoch visits each image once, in the order of ``np.random.default_rng([seed, epoch])``, and
+  the batches depend on (seed, j) only, so a resumed run sees the data an uninterrupted one
+  would. ``critic_iters(steps)`` says how many critic iterations each generator iteration of an
+  int array runs (the official schedule's warm-up steps run more). ``feed(step, n)`` returns
+  the ``FedBatches`` of steps step..step+n-1, exactly the batches their critic iterations read
+  (so a dispatch with warm-up steps has more of them: a few distinct shapes, each compiled
+  once); ``HostFeed.draw`` is the ``GANSpec.sample_real`` that reads them. A background thread
+  reads and decodes up to ``buffer_size`` batches ahead while the device trains.
   """
 
-  def __init__(self, images: ImageSet, pool_size: int, seed: int, buffer_size: int = 4,
+  def __init__(self, images: ImageSet, batch_size: int, seed: int,
+               critic_iters: Callable[[np.ndarray], np.ndarray], buffer_size: int = 256,
                device=None):
-    _check_order_args(len(images), pool_size, seed, 0)
-    self.images, self.pool_size, self.seed = images, pool_size, seed
+    _check_order_args(len(images), batch_size, seed, 0)
+    self.images, self.batch_size, self.seed = images, batch_size, seed
+    self.critic_iters = critic_iters
     self.buffer_size, self.device = buffer_size, device  # a device or a sharding
     self._prefetcher: BatchPrefetcher | None = None
+    self._next: tuple[int, int] | None = None  # (generator step, critic iteration) read next
 
-  def __call__(self, step: int, n: int) -> jax.Array:
-    if self._prefetcher is None or self._prefetcher.step != step:
+  def first_critic_iter(self, step: int) -> int:
+    """The global index of the first critic iteration of generator iteration ``step``."""
+    return int(np.sum(np.asarray(self.critic_iters(np.arange(step)), dtype=np.int64)))
+
+  def __call__(self, step: int, n: int) -> FedBatches:
+    if self._next is None or self._next[0] != step:
       self.close()  # a first call, or a jump (a resume): restart the reader at ``step``
-      self._prefetcher = prefetch_batches(self.images, self.pool_size, self.seed, step,
-                                          buffer_size=self.buffer_size, device=self.device)
-    return jnp.stack([next(self._prefetcher) for _ in range(n)])
+      first = self.first_critic_iter(step)
+      self._prefetcher = prefetch_batches(self.images, self.batch_size, self.seed, first,
+                                          buffer_size=self.buffer_size, device=self.device,
+                                          as_float=False)
+    else:
+      first = self._next[1]
+    count = int(np.sum(np.asarray(self.critic_iters(np.arange(step, step + n)), np.int64)))
+    batches = jnp.stack([next(self._prefetcher) for _ in range(count)])
+    self._next = (step + n, first + count)
+    return FedBatches(np.int32(first), batches)
+
+  @staticmethod
+  def draw(fed: FedBatches, critic_iter: jax.Array, n: int) -> jax.Array:
+    """The batch of global critic iteration ``critic_iter`` among ``fed``'s, float32
+    (n, H, W, C); jittable. ``critic_iter`` must lie in the dispatch's range."""
+    batch = jax.lax.dynamic_index_in_dim(fed.batches, critic_iter - fed.first, keepdims=False)
+    if batch.shape[0] != n:
+      raise ValueError(f"the feed's batches hold {batch.shape[0]} images, the step asks for {n}")
+    return _as_float(batch)
 
   def close(self) -> None:
     if self._prefetcher is not None:
       self._prefetcher.close()
       self._prefetcher = None
+    self._next = None

@@ -1,8 +1,9 @@
-"""Two-dimensional toy distributions, sampled inside jit.
+"""Toy distributions, sampled inside jit: two-dimensional ones and one 1-D Gaussian.
 
 ring8 and grid25 follow the WGAN-GP toy script and the VEEGAN/PacGAN protocol; swissroll follows
 sklearn's ``make_swiss_roll(noise=0.25)``, dimensions [0, 2], divided by 7.5; parallel_lines is the
-paper's Example 1, P0 = (0, Z) with Z ~ U[0, 1].
+paper's Example 1, P0 = (0, Z) with Z ~ U[0, 1]; gaussian_1d, N(0, GAUSSIAN_1D_STD²) of shape
+(n, 1), is the real distribution of the paper's Figure 3.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class ToyDataset:
-  """A 2-D distribution: ``sample(key, n) -> x_Nx2``; mixtures also have centres and a std."""
+  """A distribution: ``sample(key, n) -> x_NxD`` (D = 2, or 1 for gaussian_1d); mixtures also
+  have centres and a std."""
 
   name: str
   sample: Callable[[jax.Array, int], jax.Array]
-  centers: np.ndarray | None = None  # (K, 2) for a Gaussian mixture, else None
+  centers: np.ndarray | None = None  # (K, D) for a Gaussian mixture, else None
   std: float | None = None
 
 
@@ -62,12 +64,26 @@ def parallel_lines_sample(key: jax.Array, n: int) -> jax.Array:
   return jnp.stack([jnp.zeros_like(z_N), z_N], axis=1)
 
 
+# The std of gaussian_1d, and of the shifted copy of it that the Figure 3 generator draws
+# (models.ShiftedGaussian).
+GAUSSIAN_1D_STD = 0.5
+
+
+def gaussian_1d_sample(key: jax.Array, n: int) -> jax.Array:
+  """The real distribution of the paper's Figure 3: N(0, GAUSSIAN_1D_STD²), shape (n, 1)."""
+  return GAUSSIAN_1D_STD * jax.random.normal(key, (n, 1))
+
+
 DATASETS: dict[str, Callable[[], ToyDataset]] = {
     "ring8": lambda: gaussian_mixture("ring8", ring_centers(), 0.02),
     "grid25": lambda: gaussian_mixture("grid25", grid_centers(), 0.05),
     "swissroll": lambda: ToyDataset("swissroll", swissroll_sample),
     "parallel_lines": lambda: ToyDataset("parallel_lines", parallel_lines_sample),
+    "gaussian_1d": lambda: ToyDataset("gaussian_1d", gaussian_1d_sample,
+                                      np.zeros((1, 1), np.float32), GAUSSIAN_1D_STD),
 }
+# The toy datasets of one dimension; every other one is 2-D.
+ONE_D_DATASETS = ("gaussian_1d",)
 
 
 # The WGAN-GP toy script trains on the mixtures divided by these (its "dataset /= 1.414"); see
@@ -82,4 +98,5 @@ def get_dataset(name: str) -> ToyDataset:
 
 
 __all__ = ["ToyDataset", "get_dataset", "ring_centers", "grid_centers", "gaussian_mixture",
-           "swissroll_sample", "parallel_lines_sample", "DATASETS", "DATA_SCALE"]
+           "swissroll_sample", "parallel_lines_sample", "gaussian_1d_sample", "GAUSSIAN_1D_STD",
+           "DATASETS", "ONE_D_DATASETS", "DATA_SCALE"]

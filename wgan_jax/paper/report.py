@@ -26,8 +26,11 @@ from wgan_jax.paper import RESULT_FILE, PartResult
 PARTS: dict[str, str] = {
     "gaussians": "wgan_jax.paper.gaussians_part",
     "lines": "wgan_jax.paper.lines",
+    "two_gaussians": "wgan_jax.paper.two_gaussians",
     "meaningful_loss": "wgan_jax.paper.meaningful_loss",
+    "clipping": "wgan_jax.paper.clipping",
     "architectures": "wgan_jax.paper.architectures",
+    "image_curves": "wgan_jax.paper.image_curves",
     "adam": "wgan_jax.paper.adam",
 }
 RUN_FILE = "run.json"  # remembers whether the workdir holds a quick run

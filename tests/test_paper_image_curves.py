@@ -1,0 +1,119 @@
+"""wgan_jax/paper/image_curves.py: the runs, the verdicts on hand-made numbers, the smoothing,
+the reuse of the architectures part's runs, and the quick runs of the new parts through the
+launcher."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wgan_jax import experiment
+from wgan_jax.configs import architectures as architectures_config
+from wgan_jax.configs import image_curves as part_config
+from wgan_jax.paper import PartResult
+from wgan_jax.paper import image_curves
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NEW_PARTS = ("two_gaussians", "image_curves", "clipping")
+
+
+def test_runs_are_the_architectures_runs_and_one_that_fails():
+  runs = experiment.sweep(part_config.get_config())
+  assert tuple(runs) == part_config.RUNS
+  shared = experiment.sweep(architectures_config.get_config())
+  for name, run in runs.items():
+    if name != part_config.HIGH_LR:  # the same run, so that it can be reused
+      theirs, ours = shared[name].to_dict(), run.to_dict()
+      theirs.pop("eval")
+      ours.pop("eval")
+      assert theirs == ours
+  high = runs[part_config.HIGH_LR]
+  assert (high.generator.name, high.critic.name, high.objective.method) == ("mlp", "mlp", "wgan")
+  for opt in (high.generator_optimizer, high.critic_optimizer):
+    assert (opt.name, opt.learning_rate) == ("rmsprop", 10 * 5e-5)
+  assert high.critic_optimizer.clip == 0.01
+  # A checkpoint every 100 iterations, each kept.
+  assert high.run.checkpoint_every == 100
+  assert high.run.keep_checkpoints > high.schedule.num_steps // high.run.checkpoint_every
+
+
+def test_verdicts_from_hand_made_numbers():
+  assert image_curves.tracks_verdict(image_curves.TRACKS) == "holds"
+  assert image_curves.tracks_verdict(0.79) == "does not hold"
+  assert image_curves.tracks_verdict(math.nan) == "unclear"
+  assert image_curves.does_not_track_verdict(0.49) == "holds"
+  assert image_curves.does_not_track_verdict(-0.9) == "holds"  # rises as quality rises
+  assert image_curves.does_not_track_verdict(0.6) == "unclear"
+  assert image_curves.does_not_track_verdict(0.8) == "does not hold"
+  assert image_curves.failed_verdict(0.1, 0.2) == "holds"  # flat estimate, no improvement
+  assert image_curves.failed_verdict(0.1, 0.9) == "holds"  # samples get worse
+  assert image_curves.failed_verdict(-0.7, -0.9) == "does not hold"  # it trained after all
+  assert image_curves.failed_verdict(0.7, 0.0) == "unclear"  # the estimate rises
+  assert image_curves.failed_verdict(math.nan, 0.0) == "unclear"
+
+
+def test_spearman_leaves_out_non_finite_pairs():
+  a = [1.0, 2.0, np.nan, 4.0, 5.0]
+  b = [10.0, 30.0, 0.0, 20.0, np.inf]
+  # Ranks of the finite pairs (1, 10), (2, 30), (4, 20): (1, 2, 3) against (1, 3, 2).
+  assert image_curves.spearman(a, b) == pytest.approx(1 - 6 * (0 + 1 + 1) / (3 * (9 - 1)))
+  assert math.isnan(image_curves.spearman([1.0, 2.0], [1.0, 2.0]))
+
+
+def test_at_steps_is_the_centred_running_median():
+  steps_T = np.arange(1, 12)
+  values_T = np.array([5.0, 1.0, 9.0, np.nan, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0])
+  finite = values_T[np.isfinite(values_T)]  # the median runs over the logged finite values
+  at = image_curves.at_steps(steps_T, values_T, [1, 3, 4, 7, 20], window=3)
+  # Step 1 is finite index 0, its window padded with its own value at the start; step 3 is
+  # finite index 2 with neighbours 1.0 and 3.0 (step 4 is nan); step 7 is index 5: 7, 2, 8.
+  assert at[0] == pytest.approx(np.median([finite[0], finite[0], finite[1]]))
+  assert at[1] == pytest.approx(np.median([1.0, 9.0, 3.0]))
+  assert math.isnan(at[2]) and math.isnan(at[4])  # not finite, not logged
+  assert at[3] == pytest.approx(np.median([7.0, 2.0, 8.0]))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+  """The quick runs of the issue's new parts, through the launcher."""
+  workdir = tmp_path_factory.mktemp("paper") / "quick"
+  done = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "experiments", "reproduce_paper.py"),
+       f"--workdir={workdir}", f"--parts={','.join(NEW_PARTS)}", "--quick"],
+      capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return workdir
+
+
+def test_quick_run_of_the_new_parts(quick_run):
+  report = (quick_run / "report.md").read_text()
+  for part in NEW_PARTS:
+    result = PartResult.from_json((quick_run / part / "result.json").read_text())
+    assert result.claims and all(c.verdict in ("holds", "does not hold", "unclear")
+                                 for c in result.claims)
+    for figure in result.figures:
+      assert os.path.getsize(quick_run / part / figure) > 1000
+      assert f"{part}/{figure}" in report
+  numbers = json.loads((quick_run / "image_curves" / "numbers.json").read_text())
+  quick = part_config.get_config("quick")
+  for name in quick.sweep.runs.split(","):
+    steps = numbers["runs"][name]["steps"]
+    assert steps == list(range(1, quick.schedule.num_steps + 1))  # every checkpoint judged
+
+
+def test_finished_runs_are_reused_and_others_trained_here(quick_run):
+  runs = experiment.sweep(part_config.get_config("quick"))
+  there = quick_run / "image_curves"
+  # Another part's folder beside the one that holds the runs: each is found there.
+  dirs = image_curves.run_dirs(runs, str(quick_run / "elsewhere"), "image_curves")
+  assert dirs == {name: str(there / name) for name in runs}
+  # A run that differs (one more step) or is not finished is trained in the part's own folder.
+  name = next(iter(runs))
+  runs[name].schedule.num_steps += 1
+  dirs = image_curves.run_dirs(runs, str(quick_run / "elsewhere"), "image_curves")
+  assert dirs[name] == str(quick_run / "elsewhere" / name)
+  assert image_curves.run_dirs(runs, str(quick_run / "elsewhere"), "")[name] == dirs[name]
