@@ -18,8 +18,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,images]'
 	touch $@
 
-# Two worker processes: most of the suite's time is XLA compilation, which uses one core.
-test: $(INSTALLED)
+# Two worker processes: most of the suite's time is XLA compilation, which uses one core. The
+# PyTorch environment holds the references of tests/test_metrics_inception.py.
+test: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 reproduce-gaussians: $(INSTALLED)
@@ -43,13 +44,15 @@ FORMAT ?= png
 sample: $(INSTALLED)
 	$(BIN)/python experiments/sample.py --workdir=$(RUN) --num=$(NUM) --format=$(FORMAT)
 
-# The PyTorch eager reference runs in its own environment (.venv/torch: torch and numpy only):
-# installed into .venv, torch would be imported by POT and tensorboardX in every run and test.
+# The PyTorch references run in their own environment (.venv/torch: torch, numpy, and the metric
+# libraries of pyproject.toml's metrics-reference list): installed into .venv, torch would be
+# imported by POT and tensorboardX in every run and test.
 TORCH_BIN := $(VENV)/torch/bin
 $(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
 	$(PYTHON) -m venv $(VENV)/torch
-	$(TORCH_BIN)/python -m pip install --quiet $$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"') \
-	  $$(grep -o '"numpy==[^"]*"' pyproject.toml | tr -d '"')
+	$(TORCH_BIN)/python -m pip install --quiet \
+	  $$(grep -o -E '"(torch|numpy|scipy|pillow)==[^"]*"' pyproject.toml | sort -u | tr -d '"') \
+	  $$(sed -n '/^metrics-reference = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	touch $@
 
 bench: $(INSTALLED) $(TORCH_BIN)/.installed
