@@ -5,6 +5,7 @@ checked against the metric functions, not against the literature."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,8 +13,11 @@ import jax
 import numpy as np
 import pytest
 
+from wgan_jax import checks
 from wgan_jax import train
 from wgan_jax import writers
+from wgan_jax.configs import cifar10
+from wgan_jax.configs import lsun64
 from wgan_jax.configs import mnist
 from wgan_jax.metrics import evaluation
 from wgan_jax.metrics import fid as fid_lib
@@ -132,12 +136,44 @@ def test_training_logs_fid_and_kid_every_eval_every_steps(mnist_run):
   assert "estimate" in last and [r["step"] for r in rows if "fid" not in r] == [1, 2, 3, 4]
 
 
-def test_training_with_eval_every_but_no_weights_is_refused_before_writing(tmp_path,
-                                                                            monkeypatch):
+def test_a_named_weights_file_that_is_missing_is_refused_before_writing(tmp_path,
+                                                                        monkeypatch):
   monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
   config = mnist.get_config("quick")
-  config.image_metrics.eval_every = config.run.checkpoint_every
+  config.image_metrics.update(eval_every=config.run.checkpoint_every,
+                              inception_weights=str(tmp_path / "absent.npz"))
   workdir = tmp_path / "run"
   with pytest.raises(train.ConfigError, match="image_metrics.eval_every") as error:
     train.train_and_evaluate(config, str(workdir))
   assert inception.WEIGHTS_URL in str(error.value) and not workdir.exists()
+
+
+def test_with_no_weights_named_the_metrics_are_off(monkeypatch):
+  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  config = mnist.get_config("quick")
+  config.image_metrics.eval_every = config.run.checkpoint_every
+  assert checks.check_config(config) == []
+  assert evaluation.TrainingMetrics.wanted(config)
+  assert not evaluation.TrainingMetrics.enabled(config)
+  monkeypatch.setenv(inception.WEIGHTS_ENV, "/no/such/weights.npz")
+  with pytest.raises(checks.ConfigError, match="/no/such/weights.npz"):
+    checks.check_config(config)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("eval_every", 3, "must be a multiple of --config.run.checkpoint_every"),
+    ("resize", 64, "--config.image_metrics.resize must be at least 75"),
+    ("num_samples", 0, "--config.image_metrics.num_samples must be at least 1"),
+    ("eval_every", -1, "--config.image_metrics.eval_every must be at least 0"),
+])
+def test_bad_image_metrics_fields_are_refused(field, value, message):
+  config = mnist.get_config("quick")
+  config.image_metrics[field] = value
+  with pytest.raises(checks.ConfigError, match=re.escape(message)):
+    checks.check_config(config)
+
+
+def test_cifar10_and_lsun_configs_ask_for_fid_at_checkpoints():
+  for config in (cifar10.get_config(), lsun64.get_config("wgan-dcgan")):
+    assert config.image_metrics.eval_every > 0
+    assert config.image_metrics.eval_every % config.run.checkpoint_every == 0

@@ -299,10 +299,13 @@ def _check_image_metrics(config) -> None:
   if m.num_samples < 2:
     raise ConfigError(f"--config.image_metrics.num_samples must be at least 2, got "
                       f"{m.num_samples}")
-  try:
-    inception.weights_path(m.inception_weights)
-  except ValueError as e:
-    raise ConfigError(f"--config.image_metrics.eval_every={m.eval_every}: {e}") from None
+  # A weights file named (in the config or the environment) must exist; with none named the
+  # metrics are off, which train_and_evaluate says when it starts.
+  if m.inception_weights or os.environ.get(inception.WEIGHTS_ENV):
+    try:
+      inception.weights_path(m.inception_weights)
+    except ValueError as e:
+      raise ConfigError(f"--config.image_metrics.eval_every={m.eval_every}: {e}") from None
 
 
 def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:

@@ -28,6 +28,7 @@ from wgan_jax import steps as steps_lib
 from wgan_jax import writers
 from wgan_jax.data.images import DataError
 from wgan_jax.metrics import evaluation
+from wgan_jax.metrics import inception
 
 
 class Progress:
@@ -315,6 +316,10 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
     fixed_noise_keys = jax.random.split(jax.random.key(config.run.seed + 1), 1)
     generate = steps_lib.generate_over_seeds(run.steps)
     image_metrics = None
+    if evaluation.TrainingMetrics.wanted(config) and not evaluation.TrainingMetrics.enabled(
+        config):
+      print(f"note: no FID or KID during training: "
+            f"{inception.missing_weights_message(None)}", file=sys.stderr)
     if evaluation.TrainingMetrics.enabled(config):
       image_metrics = evaluation.TrainingMetrics(config)
       # Its own noise, so that the sample sheets stay those of a run without these metrics.

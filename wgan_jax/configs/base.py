@@ -149,7 +149,8 @@ def image_metrics(eval_every: int = 0) -> ml_collections.ConfigDict:
       # pt_inception-2015-12-05-6726825d.pth; "" = $WGAN_JAX_INCEPTION_WEIGHTS.
       inception_weights="",
       # FID and KID every this many generator iterations (a multiple of run.checkpoint_every);
-      # 0: never. Needs the weights: a run that asks for them without weights is refused.
+      # 0: never. With no weights named the run trains without them and says so; a named file
+      # that does not exist is refused.
       eval_every=eval_every,
       num_samples=5000,  # generated and real images per evaluation; FID depends on it
       kid_subset_size=1000,  # torch-fidelity's default (100 subsets)

@@ -94,10 +94,17 @@ class TrainingMetrics:
     self.real_pool_MxP, _ = self.net.outputs(real)
 
   @staticmethod
-  def enabled(config) -> bool:
+  def wanted(config) -> bool:
     """Whether the config asks for FID and KID during training (eval_every > 0)."""
     m = config.get("image_metrics")
     return m is not None and int(m.eval_every) > 0
+
+  @staticmethod
+  def enabled(config) -> bool:
+    """Whether they are computed: wanted, and weights named in the config or the environment
+    (a named file that is missing is refused by checks.check_config)."""
+    return TrainingMetrics.wanted(config) and bool(
+        config.image_metrics.inception_weights or os.environ.get(inception_lib.WEIGHTS_ENV))
 
   def row(self, generate, step: int) -> dict | None:
     """{"fid", "kid", "fid_num_samples"} for the images ``generate(num)`` returns, at multiples
