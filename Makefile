@@ -7,7 +7,7 @@ WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
 PAPER_WORKDIR ?= runs/paper
 
-.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench clean
+.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench inception-weights clean
 
 install: $(INSTALLED)
 
@@ -54,6 +54,13 @@ $(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
 	  $$(grep -o -E '"(torch|numpy|scipy|pillow)==[^"]*"' pyproject.toml | sort -u | tr -d '"') \
 	  $$(sed -n '/^metrics-reference = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	touch $@
+
+# make inception-weights PTH=pt_inception-2015-12-05-6726825d.pth [NPZ=inception_fid.npz]: the
+# weights of FID, KID and the Inception Score, converted once for wgan_jax (docs/metrics.md).
+NPZ ?= inception_fid.npz
+inception-weights: $(TORCH_BIN)/.installed
+	@test -n "$(PTH)" || { echo "error: name the downloaded file: make inception-weights PTH=<file.pth>"; exit 2; }
+	$(TORCH_BIN)/python -m wgan_jax.metrics.convert_inception $(PTH) $(NPZ)
 
 bench: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/python benchmarks/bench.py --torch_python=$(TORCH_BIN)/python

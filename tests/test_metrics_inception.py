@@ -57,7 +57,7 @@ def reference(tmp_path_factory):
   pool_b, logits_b = net.outputs(images_b)
   ours = dict(pool_a=pool_a, logits_a=logits_a, pool_b=pool_b, logits_b=logits_b)
   return dict(ref=ref, ours=ours, net=net, images_a=images_a, images_b=images_b, probe=probe,
-              weights=tmp / "out.weights.npz")
+              weights=tmp / "out.weights.npz", tmp=tmp)
 
 
 def _close(got, want, rtol):
@@ -121,6 +121,19 @@ def test_inception_metrics_report_what_they_were_measured_on(reference):
   assert out["fid"] == pytest.approx(want, rel=1e-12)
   assert out["num_generated"] == out["num_real"] == N and out["kid_subset_size"] == N
   assert "80x80" in out["resize"] and out["weights"] == str(reference["weights"])
+
+
+def test_the_converter_reads_pytorch_fids_pth_format(reference):
+  tmp = reference["tmp"]
+  subprocess.run([TORCH_PYTHON, "-m", "wgan_jax.metrics.convert_inception",
+                  str(tmp / "out.weights.pth"), str(tmp / "converted.npz")],
+                 check=True, capture_output=True, cwd=ROOT, timeout=300)
+  with np.load(tmp / "converted.npz") as got, np.load(reference["weights"]) as want:
+    assert sorted(got.files) == sorted(want.files)
+    for key in want.files:
+      np.testing.assert_array_equal(got[key], want[key])
+  with pytest.raises(ValueError, match="make inception-weights"):
+    inception.load_weights(tmp / "out.weights.pth")
 
 
 def test_a_missing_weights_file_is_a_one_line_error_naming_the_download(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ weights: run by tests/test_metrics_inception.py in the PyTorch environment (.ven
 in.npz: images_a, images_b (N, H, W, C) float32 in [-1, 1]; size (the side images are resized
 to); seed (of the random weights); kid_subsets, kid_subset_size, isc_splits, nearest_k.
 out.npz: pool_a, pool_b, logits_a, logits_b, resized_probe, fid_<d>, kid_mean, kid_std, isc_mean, isc_std,
-precision, recall, density, coverage; the random state dict goes to <out>.weights.npz.
+precision, recall, density, coverage; the random state dict goes to <out>.weights.npz and, as
+torch.save writes it, <out>.weights.pth.
 
 The network is pytorch-fid's own fid_inception_v3(), its state dict replaced by random weights:
 pytorch-fid downloads only in load_state_dict_from_url, which is patched to return them.
@@ -118,6 +119,7 @@ def main(in_path: str, out_path: str) -> None:
   np.savez(out_path, **{k: np.asarray(v) for k, v in outputs.items()})
   np.savez(out_path[:-len(".npz")] + ".weights.npz",
            **{k: v.numpy() for k, v in weights.items() if not k.endswith("num_batches_tracked")})
+  torch.save(weights, out_path[:-len(".npz")] + ".weights.pth")  # pytorch-fid's file format
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ _EVAL_CHUNK = 50  # images per forward call; the last chunk is padded so nothing
 def missing_weights_message(path: str | None) -> str:
   """The one-line error for a weights file that is not named or not there."""
   where = (f"{path!r} does not exist" if path else
-           f"no Inception weights named (config eval.inception_weights or ${WEIGHTS_ENV})")
-  return (f"{where}: download {WEIGHTS_URL} once, convert it with `.venv/torch/bin/python "
-          f"-m wgan_jax.metrics.convert_inception <file.pth> <file.npz>` and name the .npz in "
-          f"eval.inception_weights or ${WEIGHTS_ENV}")
+           f"no Inception weights named (config image_metrics.inception_weights or ${WEIGHTS_ENV})")
+  return (f"{where}: download {WEIGHTS_URL} once, convert it with `make inception-weights "
+          f"PTH=<file.pth> NPZ=<file.npz>` and name the .npz in image_metrics.inception_weights "
+          f"or ${WEIGHTS_ENV}")
 
 
 def weights_path(configured: str = "") -> str:
@@ -306,8 +306,8 @@ def load_weights(path, size: int = INPUT_SIZE) -> Inception:
   if not path.is_file():
     raise ValueError(missing_weights_message(str(path)))
   if path.suffix == ".pth":
-    raise ValueError(f"{path} is a PyTorch file; convert it once with `.venv/torch/bin/python -m "
-                     f"wgan_jax.metrics.convert_inception {path} {path.with_suffix('.npz')}`")
+    raise ValueError(f"{path} is a PyTorch file; convert it once with `make inception-weights "
+                     f"PTH={path} NPZ={path.with_suffix('.npz')}`")
   try:
     with np.load(path) as archive:
       state_dict = {k: archive[k] for k in archive.files}
