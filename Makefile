@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+TORCH_BIN := $(VENV)/torch/bin
 WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
 PAPER_WORKDIR ?= runs/paper
@@ -47,7 +48,6 @@ sample: $(INSTALLED)
 # The PyTorch references run in their own environment (.venv/torch: torch, numpy, and the metric
 # libraries of pyproject.toml's metrics-reference list): installed into .venv, torch would be
 # imported by POT and tensorboardX in every run and test.
-TORCH_BIN := $(VENV)/torch/bin
 $(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
 	$(PYTHON) -m venv $(VENV)/torch
 	$(TORCH_BIN)/python -m pip install --quiet \

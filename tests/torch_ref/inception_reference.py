@@ -13,6 +13,7 @@ The network is pytorch-fid's own fid_inception_v3(), its state dict replaced by 
 pytorch-fid downloads only in load_state_dict_from_url, which is patched to return them.
 """
 
+import importlib
 import sys
 
 import numpy as np
@@ -38,7 +39,7 @@ def _import_torchvision():
   for name in names:
     setattr(torch.library, name, skipping(name))
   try:
-    import torchvision  # noqa: F401
+    importlib.import_module("torchvision")
   finally:
     for name in names:
       setattr(torch.library, name, real[name])
