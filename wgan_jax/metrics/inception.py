@@ -57,7 +57,12 @@ def weights_path(configured: str = "") -> str:
 def _modules():
   """The Flax modules (built on first use so that flax is imported lazily)."""
   import flax.linen as nn
+  import jax
   import jax.numpy as jnp
+
+  # Full float32 convolutions and products: accelerators otherwise compute float32 with TF32 or
+  # bfloat16 passes, which moves the features and so the FID away from the CPU reference.
+  highest = jax.lax.Precision.HIGHEST
 
   class BasicConv2d(nn.Module):
     """conv (no bias) -> BatchNorm (eps 1e-3, running statistics) -> ReLU, torch's padding."""
@@ -70,7 +75,7 @@ def _modules():
     def __call__(self, x):
       pad = tuple((p, p) for p in self.padding)
       x = nn.Conv(self.features, self.kernel, self.strides, padding=pad, use_bias=False,
-                  name="conv")(x)
+                  precision=highest, name="conv")(x)
       x = nn.BatchNorm(use_running_average=True, epsilon=_BN_EPS, name="bn")(x)
       return nn.relu(x)
 
@@ -182,9 +187,9 @@ def _modules():
       x = InceptionE(False, name="Mixed_7b")(x)
       x = InceptionE(True, name="Mixed_7c")(x)
       pool_BxP = jnp.mean(x, axis=(1, 2))
-      fc = nn.Dense(NUM_LOGITS, name="fc")
+      fc = nn.Dense(NUM_LOGITS, precision=highest, name="fc")
       fc(pool_BxP)  # creates the fc parameters; the unbiased logits use the kernel alone
-      logits_BxL = pool_BxP @ fc.variables["params"]["kernel"]
+      logits_BxL = jnp.matmul(pool_BxP, fc.variables["params"]["kernel"], precision=highest)
       return pool_BxP, logits_BxL
 
   return FIDInceptionV3()
