@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+TORCH_BIN := $(VENV)/torch/bin
 WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
 PAPER_WORKDIR ?= runs/paper
 
-.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench clean
+.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench inception-weights clean
 
 install: $(INSTALLED)
 
@@ -18,8 +19,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,images]'
 	touch $@
 
-# Two worker processes: most of the suite's time is XLA compilation, which uses one core.
-test: $(INSTALLED)
+# Two worker processes: most of the suite's time is XLA compilation, which uses one core. The
+# PyTorch environment holds the references of tests/test_metrics_inception.py.
+test: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 reproduce-gaussians: $(INSTALLED)
@@ -43,14 +45,22 @@ FORMAT ?= png
 sample: $(INSTALLED)
 	$(BIN)/python experiments/sample.py --workdir=$(RUN) --num=$(NUM) --format=$(FORMAT)
 
-# The PyTorch eager reference runs in its own environment (.venv/torch: torch and numpy only):
-# installed into .venv, torch would be imported by POT and tensorboardX in every run and test.
-TORCH_BIN := $(VENV)/torch/bin
+# The PyTorch references run in their own environment (.venv/torch: torch, numpy, and the metric
+# libraries of pyproject.toml's metrics-reference list): installed into .venv, torch would be
+# imported by POT and tensorboardX in every run and test.
 $(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
 	$(PYTHON) -m venv $(VENV)/torch
-	$(TORCH_BIN)/python -m pip install --quiet $$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"') \
-	  $$(grep -o '"numpy==[^"]*"' pyproject.toml | tr -d '"')
+	$(TORCH_BIN)/python -m pip install --quiet \
+	  $$(grep -o -E '"(torch|numpy|scipy|pillow)==[^"]*"' pyproject.toml | sort -u | tr -d '"') \
+	  $$(sed -n '/^metrics-reference = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	touch $@
+
+# make inception-weights PTH=pt_inception-2015-12-05-6726825d.pth [NPZ=inception_fid.npz]: the
+# weights of FID, KID and the Inception Score, converted once for wgan_jax (docs/metrics.md).
+NPZ ?= inception_fid.npz
+inception-weights: $(TORCH_BIN)/.installed
+	@test -n "$(PTH)" || { echo "error: name the downloaded file: make inception-weights PTH=<file.pth>"; exit 2; }
+	$(TORCH_BIN)/python -m wgan_jax.metrics.convert_inception $(PTH) $(NPZ)
 
 bench: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/python benchmarks/bench.py --torch_python=$(TORCH_BIN)/python

@@ -293,6 +293,39 @@ def _check_part(config) -> None:
                         f"{part.support_stds}, got {part.plot_stds}")
 
 
+def _check_image_metrics(config) -> None:
+  """The image_metrics section (configs/base.py): FID and KID during training need image data,
+  Inception weights that exist, and evaluations at checkpoints."""
+  m = config.image_metrics
+  for name in ("eval_every", "num_samples", "kid_subset_size", "resize"):
+    _at_least(m, "image_metrics", name, 0 if name == "eval_every" else 1)
+  from wgan_jax.metrics import inception
+  if m.resize < inception.MIN_SIZE:
+    raise ConfigError(f"--config.image_metrics.resize must be at least {inception.MIN_SIZE} "
+                      f"(the Inception's smallest input), got {m.resize}")
+  if not isinstance(m.inception_weights, str):
+    raise ConfigError(f"--config.image_metrics.inception_weights must be a path, got "
+                      f"{m.inception_weights!r}")
+  if not m.eval_every:
+    return
+  if config.data.dataset in toy.DATASETS:
+    raise ConfigError(f"--config.image_metrics.eval_every: {config.data.dataset!r} is a 2-D set, "
+                      f"not images; set it to 0")
+  if m.eval_every % config.run.checkpoint_every:
+    raise ConfigError(f"--config.image_metrics.eval_every ({m.eval_every}) must be a multiple of "
+                      f"--config.run.checkpoint_every ({config.run.checkpoint_every})")
+  if m.num_samples < 2:
+    raise ConfigError(f"--config.image_metrics.num_samples must be at least 2, got "
+                      f"{m.num_samples}")
+  # A weights file named (in the config or the environment) must exist; with none named the
+  # metrics are off, which train_and_evaluate says when it starts.
+  if m.inception_weights or os.environ.get(inception.WEIGHTS_ENV):
+    try:
+      inception.weights_path(m.inception_weights)
+    except ValueError as e:
+      raise ConfigError(f"--config.image_metrics.eval_every={m.eval_every}: {e}") from None
+
+
 def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
   _check_sections(config, REQUIRED)
   d, g, c, o, s, r = (config.data, config.generator, config.critic, config.objective,
@@ -329,6 +362,8 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
     _check_optimizer(config, which)
   if config.critic_optimizer.name == "frozen":
     raise ConfigError("--config.critic_optimizer.name=frozen: every method trains its critic")
+  if "image_metrics" in config:
+    _check_image_metrics(config)
 
   from wgan_jax import experiment  # its tables name the networks and dtypes
   _one_of(g, "generator", "name", experiment.GENERATORS, "generator")

@@ -27,6 +27,8 @@ from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
 from wgan_jax.data.images import DataError
+from wgan_jax.metrics import evaluation
+from wgan_jax.metrics import inception
 
 
 class Progress:
@@ -313,6 +315,15 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
 
     fixed_noise_keys = jax.random.split(jax.random.key(config.run.seed + 1), 1)
     generate = steps_lib.generate_over_seeds(run.steps)
+    image_metrics = None
+    if evaluation.TrainingMetrics.wanted(config) and not evaluation.TrainingMetrics.enabled(
+        config):
+      print(f"note: no FID or KID during training: "
+            f"{inception.missing_weights_message(None)}", file=sys.stderr)
+    if evaluation.TrainingMetrics.enabled(config):
+      image_metrics = evaluation.TrainingMetrics(config)
+      # Its own noise, so that the sample sheets stay those of a run without these metrics.
+      metric_keys = jax.random.split(jax.random.key(config.run.seed + 2), 1)
     clock = {"start": time.perf_counter(), "steps": 0}
     saved["step"] = start_step if state is not None else None
 
@@ -339,6 +350,10 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
       else:
         writers.save_image_sheet(os.path.join(workdir, "samples", f"step_{step}.png"), samples)
         writer.write_images(step, "samples", samples)
+      if image_metrics is not None:
+        row = image_metrics.row(lambda n: generate(state, metric_keys, n)[0], step)
+        if row is not None:
+          writer.write(step, row)
       if step > 0:
         writer.flush()  # the log must reach the checkpoint's step before the checkpoint exists
         checkpoints.save(step, state)
@@ -364,7 +379,8 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
                f"{workdir}; run the same command to resume")
     print(message, file=sys.stderr)
     raise Preempted(message)
-  rows = writers.read_metrics(workdir)
+  # The training steps' rows; the FID rows logged at evaluations are beside them.
+  rows = [r for r in writers.read_metrics(workdir) if "fid" not in r]
   _write_learning_curve(workdir, rows, run.estimate_name)
   return rows[-1] if rows else {}
 

@@ -145,4 +145,22 @@ def get_config() -> ml_collections.ConfigDict:
       # mode) | running (the averages kept during training).
       sample_statistics="batch",
   ))
+  c.image_metrics = image_metrics()
   return c
+
+
+def image_metrics(eval_every: int = 0) -> ml_collections.ConfigDict:
+  """FID and KID during training on the FID Inception (wgan_jax/metrics/inception.py,
+  docs/metrics.md); experiments/evaluate.py adds the Inception Score and precision/recall."""
+  return ml_collections.ConfigDict(dict(
+      # The Inception's weights: an .npz converted from pytorch-fid's
+      # pt_inception-2015-12-05-6726825d.pth; "" = $WGAN_JAX_INCEPTION_WEIGHTS.
+      inception_weights="",
+      # FID and KID every this many generator iterations (a multiple of run.checkpoint_every);
+      # 0: never. With no weights named the run trains without them and says so; a named file
+      # that does not exist is refused.
+      eval_every=eval_every,
+      num_samples=5000,  # generated and real images per evaluation; FID depends on it
+      kid_subset_size=1000,  # torch-fidelity's default (100 subsets)
+      resize=299,  # side the images are resized to, bilinearly (299: pytorch-fid's)
+  ))

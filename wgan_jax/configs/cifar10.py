@@ -19,4 +19,7 @@ def get_config():
   c.schedule.update(dict(n_critic=5, official_schedule=False, steps_per_dispatch=10,
                          num_steps=200_000))  # ITERS of the WGAN-GP CIFAR-10 script
   c.run.checkpoint_every = 1000
+  # FID and KID of 5,000 samples every 10k iterations, when Inception weights are named
+  # (--config.image_metrics.inception_weights or $WGAN_JAX_INCEPTION_WEIGHTS; docs/metrics.md).
+  c.image_metrics.eval_every = 10_000
   return c

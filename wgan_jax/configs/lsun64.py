@@ -33,4 +33,7 @@ def get_config(variant: str = "wgan-dcgan"):
   c.schedule.num_steps = 100_000  # generator iterations (the paper's curves run to about 100k)
   c.schedule.steps_per_dispatch = 10
   c.run.checkpoint_every = 1000
+  # FID and KID of 5,000 samples every 10k iterations, when Inception weights are named
+  # (--config.image_metrics.inception_weights or $WGAN_JAX_INCEPTION_WEIGHTS; docs/metrics.md).
+  c.image_metrics.eval_every = 10_000
   return c
