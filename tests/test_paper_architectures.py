@@ -19,7 +19,7 @@ def test_configs_follow_the_papers_figures():
     for c in (wgan, gan):
       assert (c.generator.name, c.critic.name, c.critic.norm) == (generator, "dcgan", "batch")
       assert (c.critic.features, c.generator.features, c.data.dataset) == (
-          32, 32, "mnist_offline")
+          64, 64, "mnist_offline")
       assert c.generator_optimizer.clip is None
       # Every checkpoint is kept: image_curves judges each.
       assert c.run.keep_checkpoints > c.schedule.num_steps // c.run.checkpoint_every

@@ -1,7 +1,6 @@
 """wgan_jax/paper/clipping.py: its measures against independent computations, its verdicts on
-hand-made numbers, its config against the paper, and a quick run."""
+hand-made numbers and its config against the paper (its quick run is in test_paper_new_parts.py)."""
 
-import json
 import math
 
 import jax
@@ -11,7 +10,6 @@ import pytest
 
 from wgan_jax import experiment
 from wgan_jax.configs import clipping as clipping_config
-from wgan_jax.paper import PartResult
 from wgan_jax.paper import clipping
 
 
@@ -214,27 +212,3 @@ def test_claims_are_unclear_on_mixed_numbers():
   assert _verdicts(_measurements({"0.1": -5.0, "0.01": 8.0, "0.001": 15.0, "None": 0.3},
                                  at_edge=(0.9, 0.2)))[3] == "does not hold"
 
-
-# A quick run -----------------------------------------------------------------------------------
-
-def test_quick_run(tmp_path):
-  result = clipping.run(str(tmp_path), quick=True)
-  assert PartResult.from_json((tmp_path / "result.json").read_text()) == result
-  assert result.figures == ["value_surfaces.png", "gradient_norms.png", "weights.png"]
-  for figure in result.figures:
-    assert (tmp_path / figure).stat().st_size > 0, figure
-  assert len(result.claims) == 6
-  assert all(c.verdict in ("holds", "does not hold", "unclear") for c in result.claims)
-  numbers = json.loads((tmp_path / "numbers.json").read_text())
-  quick = clipping_config.get_config("quick")
-  assert set(numbers["deep"]) == {"0.1", "0.01", "0.001", "None"}
-  for clip, deep in numbers["deep"].items():
-    assert len(deep["kernel_norms"]) == quick.variants[
-        clipping_config.deep_variant(None if clip == "None" else float(clip))].critic.depth + 1
-    assert len(deep["steps"]) == quick.clipping.deep_checkpoints
-  for name in ("surface_clip", "surface_penalty"):
-    for dataset in ("ring8", "grid25", "swissroll"):
-      s = numbers["surfaces"][name][dataset]
-      assert s["w1"] > 0 and s["lipschitz"] > 0 and 0 <= s["at_edge"] <= 1
-      assert s["curve_steps"][0] == 1 and s["curve_steps"][-1] == quick.clipping.surface_steps
-  assert "|" in result.table_md and "swissroll" in result.table_md

@@ -1,7 +1,6 @@
 """wgan_jax/paper/two_gaussians.py: its config, its verdicts, its gradients against finite
-differences and generator_step, a discriminator against the closed-form optimum, a quick run."""
-
-import json
+differences and generator_step, a discriminator against the closed-form optimum (its quick run
+is in test_paper_new_parts.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +14,6 @@ from wgan_jax import models
 from wgan_jax.configs import lines as lines_config
 from wgan_jax.configs import two_gaussians as two_gaussians_config
 from wgan_jax.data import toy
-from wgan_jax.paper import PartResult
 from wgan_jax.paper import two_gaussians
 
 
@@ -160,19 +158,3 @@ def test_theta_gradient_is_the_mean_gradient_at_the_fake_samples(quick_networks,
   assert two_gaussians.theta_gradient(config, method, loss, state, key) == pytest.approx(
       abs(float(jnp.mean(gradients[loss]))), rel=1e-4, abs=1e-9)
 
-
-# The part ------------------------------------------------------------------------------------
-
-def test_quick_run(tmp_path):
-  result = two_gaussians.run(str(tmp_path), quick=True)
-  assert PartResult.from_json((tmp_path / "result.json").read_text()) == result
-  assert result.figures == ["figure_3.png"]
-  assert (tmp_path / "figure_3.png").stat().st_size > 0
-  assert len(result.claims) == 3
-  assert all(c.verdict in ("holds", "does not hold") for c in result.claims)
-  numbers = json.loads((tmp_path / "numbers.json").read_text())
-  quick = two_gaussians_config.get_config("quick")
-  assert len(numbers["curves"]["x"]) == len(numbers["curves"]["critic"]) == quick.two_gaussians.grid
-  assert set(numbers["gradients"]) == set(two_gaussians.LOSSES)
-  assert 0.0 <= numbers["d_fake"] <= 1.0 and 0.0 <= numbers["d_real"] <= 1.0
-  assert numbers["gradients"]["wgan"]["ratio_to_wgan"] == pytest.approx(1.0)

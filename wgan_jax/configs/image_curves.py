@@ -6,8 +6,8 @@ The runs of the architectures part (wgan_jax/configs/architectures.py) that the 
 WGAN with the DCGAN and the MLP generator against the DCGAN critic (Figure 4, left and middle),
 GAN with the same two generators (Figures 5 and 9); and one run of Figure 4's right: an MLP
 generator and an MLP critic, WGAN with a learning rate ten times Algorithm 1's (5e-4 for both
-networks, as the adam part's "lr x10"), which the paper reports to fail. Every run keeps a
-checkpoint every 100 generator iterations, each judged by the digit classifier.
+networks, as the adam part's "lr x10"), which the paper reports to fail. Every run keeps its ten
+checkpoints, each judged by the digit classifier.
 """
 
 
