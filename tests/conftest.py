@@ -6,7 +6,7 @@ import os
 _CACHE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           ".pytest_cache", "jax-compilation")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE_DIR)
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402  (after the environment it reads)
 import pytest  # noqa: E402
