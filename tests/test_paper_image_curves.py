@@ -47,14 +47,6 @@ def test_verdicts_from_hand_made_numbers():
   assert image_curves.failed_verdict(math.nan, 0.0) == "unclear"
 
 
-def test_spearman_leaves_out_non_finite_pairs():
-  a = [1.0, 2.0, np.nan, 4.0, 5.0]
-  b = [10.0, 30.0, 0.0, 20.0, np.inf]
-  # Ranks of the finite pairs (1, 10), (2, 30), (4, 20): (1, 2, 3) against (1, 3, 2).
-  assert image_curves.spearman(a, b) == pytest.approx(1 - 6 * (0 + 1 + 1) / (3 * (9 - 1)))
-  assert math.isnan(image_curves.spearman([1.0, 2.0], [1.0, 2.0]))
-
-
 def test_at_steps_is_the_centred_running_median():
   steps_T = np.arange(1, 12)
   values_T = np.array([5.0, 1.0, 9.0, np.nan, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0])

@@ -1,10 +1,12 @@
 """Tests for wgan_jax/series.py: the running median, against its definition."""
 
+import math
 import statistics
 
 import numpy as np
 import pytest
 
+from wgan_jax import series
 from wgan_jax.series import running_median
 
 
@@ -46,3 +48,11 @@ def test_running_median_rejects_even_window():
 
 def test_running_median_of_empty_is_empty():
   assert running_median(np.array([]), 5).shape == (0,)
+
+
+def test_spearman_leaves_out_non_finite_pairs():
+  a = [1.0, 2.0, np.nan, 4.0, 5.0]
+  b = [10.0, 30.0, 0.0, 20.0, np.inf]
+  # Ranks of the finite pairs (1, 10), (2, 30), (4, 20): (1, 2, 3) against (1, 3, 2).
+  assert series.spearman(a, b) == pytest.approx(1 - 6 * (0 + 1 + 1) / (3 * (9 - 1)))
+  assert math.isnan(series.spearman([1.0, 2.0], [1.0, 2.0]))

@@ -36,3 +36,15 @@ def running_median(x_T, window: int) -> np.ndarray:
   padded_P = np.pad(x_T, half, mode="edge")
   windows_TxW = np.lib.stride_tricks.sliding_window_view(padded_P, window)
   return np.median(windows_TxW, axis=1)
+
+
+def spearman(a, b) -> float:
+  """Spearman's ρ between ``a`` and ``b`` over the pairs where both are finite; nan with fewer
+  than 3 such pairs or when one side is constant."""
+  import scipy.stats
+
+  a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+  finite = np.isfinite(a) & np.isfinite(b)
+  if finite.sum() < 3:
+    return float("nan")
+  return float(scipy.stats.spearmanr(a[finite], b[finite]).statistic)

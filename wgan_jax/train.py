@@ -450,17 +450,23 @@ def sample_checkpoints(workdir: str, num: int, seed: int = 0, statistics: str | 
           for state in states if state is not None]
 
 
+def marked_sheets(workdir: str, steps, count: int) -> list[tuple[int, np.ndarray]]:
+  """[(step, sheet)] of ``count`` of the sample sheets ``workdir/samples/step_<s>.png`` of
+  ``steps`` that exist, spread evenly over them, the last one at the end."""
+  path = lambda s: os.path.join(workdir, "samples", f"step_{s}.png")
+  steps = [int(s) for s in steps if os.path.exists(path(int(s)))]
+  marked = sorted({steps[round(i * (len(steps) - 1) / (count - 1))] for i in range(count)}
+                  ) if steps else []
+  return [(s, np.asarray(Image.open(path(s)))) for s in marked]
+
+
 def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) -> None:
   steps_T = np.array([r["step"] for r in rows])
   estimate_T = np.array([np.nan if r.get("estimate") is None else r["estimate"] for r in rows],
                         dtype=np.float64)
   sheet_steps = sorted(int(name[5:-4]) for name in os.listdir(os.path.join(workdir, "samples"))
                        if name.startswith("step_") and name.endswith(".png"))
-  # Four sheets spread over the run, the last one at the end.
-  marked = sorted({sheet_steps[round(i * (len(sheet_steps) - 1) / 3)] for i in range(4)}
-                  ) if sheet_steps else []
-  sheets = [(s, np.asarray(Image.open(os.path.join(workdir, "samples", f"step_{s}.png"))))
-            for s in marked]
+  sheets = marked_sheets(workdir, sheet_steps, 4)
   plots.image_learning_curve(os.path.join(workdir, "learning_curve.png"), steps_T, estimate_T,
                              estimate_name, sheets)
 

@@ -20,8 +20,6 @@ import os
 import time
 
 import numpy as np
-import scipy.stats
-from PIL import Image
 
 from wgan_jax import checks
 from wgan_jax import experiment
@@ -46,16 +44,6 @@ TRACKS = 0.8
 DOES_NOT_TRACK = 0.5
 FLAT = 0.5
 SHEETS = 4  # sample sheets marked on each run's curve
-
-
-def spearman(a, b) -> float:
-  """Spearman's ρ over the pairs where both are finite; nan with fewer than 3 such pairs."""
-  a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-  finite = np.isfinite(a) & np.isfinite(b)
-  if finite.sum() < 3:
-    return math.nan
-  rho = float(scipy.stats.spearmanr(a[finite], b[finite]).statistic)
-  return rho  # nan when one side is constant
 
 
 def tracks_verdict(rho: float) -> str:
@@ -135,16 +123,6 @@ def at_steps(steps_T, values_T, steps_E, window: int = series.MEDIAN_WINDOW) -> 
   return out_E
 
 
-def _marked_sheets(run_dir: str, steps_E) -> list[tuple[int, np.ndarray]]:
-  """SHEETS of the run's sample sheets spread over the checkpoints, the last one at the end."""
-  steps = [int(s) for s in steps_E
-           if os.path.exists(os.path.join(run_dir, "samples", f"step_{int(s)}.png"))]
-  marked = sorted({steps[round(i * (len(steps) - 1) / (SHEETS - 1))] for i in range(SHEETS)}
-                  ) if steps else []
-  return [(s, np.asarray(Image.open(os.path.join(run_dir, "samples", f"step_{s}.png"))))
-          for s in marked]
-
-
 def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   """Trains the runs not reused, judges every checkpoint, writes a figure per run, numbers.json
   and result.json; ``config`` replaces wgan_jax/configs/image_curves.py's (its ``quick`` variant
@@ -178,10 +156,10 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
     method = c.objective.method
     n = {"dir": dirs[name], "steps": steps_E.tolist(), "frechet": frechet_E.tolist(),
          "classes": classes_E, "estimate": estimate_E.tolist(), "generator_loss": loss_E.tolist(),
-         "rho_estimate_frechet": spearman(estimate_E, frechet_E),
-         "rho_loss_frechet": spearman(loss_E, frechet_E),
-         "rho_estimate_step": spearman(estimate_E, steps_E),
-         "rho_frechet_step": spearman(frechet_E, steps_E), "diverged": diverged.get(name)}
+         "rho_estimate_frechet": series.spearman(estimate_E, frechet_E),
+         "rho_loss_frechet": series.spearman(loss_E, frechet_E),
+         "rho_estimate_step": series.spearman(estimate_E, steps_E),
+         "rho_frechet_step": series.spearman(frechet_E, steps_E), "diverged": diverged.get(name)}
     numbers[name] = n
     claims += _claims(name, method, n)
     rows.append(
@@ -193,7 +171,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
     figure = f"curve_{name}.png"
     plots.image_learning_curve(
         os.path.join(workdir, figure), steps_T, estimate_T, steps_lib.ESTIMATE_NAMES[method],
-        _marked_sheets(dirs[name], steps_E), title=name,
+        train.marked_sheets(dirs[name], steps_E, SHEETS), title=name,
         quality=("Fréchet distance (digit classifier)", steps_E, frechet_E))
     figures.append(figure)
     if method == "gan":  # Figure 9: the generator's loss

@@ -17,7 +17,6 @@ import time
 
 import jax
 import numpy as np
-import scipy.stats
 
 from wgan_jax import checks
 from wgan_jax import experiment
@@ -50,10 +49,8 @@ def tracking(estimate_T: np.ndarray, eval_steps_E: np.ndarray, w1_E: np.ndarray,
   smooth_K = smooth_T[steps_K - 1]
   w1_K = np.asarray(w1_E, dtype=np.float64)[keep_E]
   finite_K = np.isfinite(smooth_K) & np.isfinite(w1_K)
-  rho = (float(scipy.stats.spearmanr(smooth_K[finite_K], w1_K[finite_K]).statistic)
-         if finite_K.sum() >= 3 else float("nan"))
   return {"steps": steps_K.tolist(), "estimate": smooth_K.tolist(), "w1": w1_K.tolist(),
-          "spearman": rho, "points": int(finite_K.sum())}
+          "spearman": series.spearman(smooth_K, w1_K), "points": int(finite_K.sum())}
 
 
 def verdict(method: str, rho: float) -> str:
