@@ -164,6 +164,29 @@ def test_mlp_critic_shape(size, channels):
   assert kernels == [(size * size * channels, 32), (32, 32), (32, 32), (32, 1)]
 
 
+@pytest.mark.parametrize("make, x", [
+    (lambda: models.MLPGenerator(28, 1, hidden=256), jnp.ones((BATCH, NZ))),
+    (lambda: models.MLPCritic(hidden=256), jnp.ones((BATCH, 28, 28, 1)))])
+def test_mlps_are_initialised_as_pytorch_linear(make, x):
+  # PyTorch's nn.Linear default, which the official MLP_G and MLP_D keep: kernel and bias drawn
+  # from U(-b, b) with b = 1/sqrt(fan_in), whose variance is b² / 3.
+  params = make().init(jax.random.key(0), x)["params"]
+  biases_over_bound = []
+  for layer in params.values():
+    kernel, bias = np.asarray(layer["kernel"]), np.asarray(layer["bias"])
+    bound = 1.0 / np.sqrt(kernel.shape[0])
+    assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
+    assert np.abs(kernel).max() > 0.95 * bound  # the range is filled, not a narrower law's
+    if kernel.size >= 4096:  # enough draws for the variance to within 6%
+      assert kernel.mean() == pytest.approx(0.0, abs=0.05 * bound)
+      assert kernel.var() == pytest.approx(bound**2 / 3, rel=0.06)
+    biases_over_bound.append(bias / bound)
+  # The biases, each over its bound, are U(-1, 1): variance 1/3 (not Flax's zeros).
+  biases = np.concatenate(biases_over_bound)
+  assert biases.var() == pytest.approx(1 / 3, rel=0.1)
+  assert abs(biases.mean()) < 0.1
+
+
 def test_batch_norm_critic_updates_batch_stats_in_train_mode():
   critic = models.DCGANCritic(32, 3, features=FEATURES, norm="batch")
   x = _images(32, 3) + 0.5  # off-centre, so the running means must move away from 0

@@ -1,5 +1,6 @@
 """wgan_jax/paper/adam.py and the cosine metric of wgan_jax/steps.py: the cosine against values
-worked out by hand, the episode counter on hand-made series, the verdicts, and a quick run."""
+worked out by hand, the episode detectors (W1 for ring8, the estimate for MNIST) on hand-made
+series, the verdicts, and a quick run."""
 
 import math
 import os
@@ -110,6 +111,60 @@ def test_log_update_cosine_needs_the_wrapper():
 
 # Episodes ----------------------------------------------------------------------------------------
 
+def test_w1_episode_is_a_sustained_blow_up_above_twice_the_running_minimum():
+  steps_E = np.arange(0, 1050, 50)  # W1 every 50 iterations, 0..1000: 21 points
+  w1_E = np.concatenate([np.linspace(2.0, 0.1, 6),  # falls to 0.1 by iteration 250
+                         [0.1, 0.1, 0.8, 0.9, 1.2, 0.9, 0.7],  # blows up at 400-600
+                         [0.1, 0.25, 0.28, 0.15, 0.12, 0.1, 0.1, 0.1]])  # a small rise at 700
+  # Running minimum 0.1 from iteration 250: 0.8, 0.9, 1.2, 0.9, 0.7 exceed 0.2 and 0.1 + 0.2;
+  # 0.25 and 0.28 exceed 0.2 (twice the minimum) but not 0.3 (the minimum + 0.2).
+  assert np.flatnonzero(adam.unstable_points(w1_E)).tolist() == [8, 9, 10, 11, 12]
+  # The points at 400..600 stand for the iterations 351..600: indices 350..599.
+  assert adam.w1_episodes(w1_E, steps_E) == [(350, 599)]
+  # Without the margin the small rise is an episode too; without the factor, a rise of 0.3 on
+  # a minimum of 0.5 (below twice it) would be one.
+  assert adam.w1_episodes(w1_E, steps_E, margin=0.0) == [(350, 599), (650, 749)]
+  high_E = np.array([2.0, 0.5, 0.5, 0.8, 0.8, 0.5])
+  assert adam.w1_episodes(high_E, np.arange(6) * 50) == []
+  assert adam.w1_episodes(high_E, np.arange(6) * 50, factor=1.0) == [(100, 199)]
+
+
+def test_w1_episodes_at_the_edges_and_when_the_generator_diverges():
+  steps_E = np.arange(6) * 50
+  # A blow-up still going on at the end of training runs to the last iteration.
+  assert adam.w1_episodes([1.0, 0.2, 0.2, 0.2, 0.9, 1.5], steps_E) == [(150, 249)]
+  # A non-finite W1 (diverged samples) is unstable and leaves the running minimum alone.
+  w1_E = [1.0, 0.2, np.nan, 0.3, 0.2, 0.2]
+  assert adam.unstable_points(w1_E).tolist() == [False, False, True, False, False, False]
+  assert adam.w1_episodes(w1_E, steps_E) == [(50, 99)]
+  # A W1 that only falls (training going well) has none.
+  assert adam.w1_episodes(np.linspace(2, 0.1, 40), np.arange(40) * 50) == []
+
+
+def test_coincidence_is_judged_run_by_run():
+  def stats(episodes, negative_in, updates_in, negative_out, updates_out):
+    return {"episodes": episodes, "negative_in": negative_in, "updates_in": updates_in,
+            "negative_out": negative_out, "updates_out": updates_out}
+
+  yes = stats(1, 4, 100, 10, 1000)  # 4% inside against 1%
+  no = stats(2, 1, 100, 10, 1000)  # 1% against 1%
+  assert adam.run_coincides(yes) and not adam.run_coincides(no)
+  assert adam.run_coincides(stats(1, 2, 100, 10, 1000))  # 2% against 1%: exactly twice
+  assert not adam.run_coincides(stats(1, 0, 100, 0, 1000))  # no negative cosine at all
+  assert adam.run_coincides(stats(1, 1, 100, 0, 1000))  # some inside, none outside
+  calm = stats(0, 0, 0, 50, 1000)  # no episode: not counted, whatever its cosines
+  assert adam.judge_runs([yes, yes, no, calm, calm]) == "holds"  # 2 of 3
+  assert adam.judge_runs([yes, no, no, calm]) == "does not hold"  # 1 of 3
+  assert adam.judge_runs([yes, yes, no, no]) == "unclear"  # 2 of 4
+  assert adam.judge_runs([yes, yes, yes, no, no]) == "unclear"  # 3 of 5
+  assert adam.judge_runs([yes, yes, calm, calm, calm]) == "unclear"  # only 2 runs with episodes
+  assert adam.judge_runs([no, no, no]) == "does not hold"
+  # One run that failed outright, with many negative cosines everywhere, does not outweigh the
+  # others as it did in the pooled rate.
+  failed = stats(40, 300, 30_000, 10, 1000)
+  assert adam.judge_runs([yes, yes, failed]) == "holds"
+
+
 def noisy(t=600, seed=0, scale=0.01):
   rng = np.random.default_rng(seed)
   return 1.0 - np.linspace(0, 0.5, t) + scale * rng.standard_normal(t)
@@ -189,6 +244,7 @@ def test_verdicts():
 def test_quick_run_writes_its_result(tmp_path):
   result = adam.run(str(tmp_path), quick=True)
   assert PartResult.from_json((tmp_path / "result.json").read_text()) == result
+  assert result.changes == adam.CHANGES
   for figure in result.figures:
     assert os.path.getsize(tmp_path / figure) > 1000
   assert len(result.claims) == 4
@@ -203,3 +259,7 @@ def test_quick_run_writes_its_result(tmp_path):
     assert cosine.shape == (sweeps.ring8.schedule.num_steps * 5,)
     assert np.all(np.abs(cosine) <= 1 + 1e-5)
     assert np.all(series["rmsprop/seed0/cosine"] > 0)  # positive by construction
+    every = sweeps.ring8.eval.w1_every
+    w1_steps = np.arange(0, sweeps.ring8.schedule.num_steps + 1, every)
+    np.testing.assert_array_equal(series["rmsprop/seed0/w1_steps"], w1_steps)
+    assert np.all(series["rmsprop/seed0/w1"] > 0)

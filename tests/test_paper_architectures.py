@@ -32,6 +32,20 @@ def test_configs_follow_the_papers_figures():
     assert (gan.objective.method, gan.schedule.n_critic, gan.critic_optimizer.clip) == (
         "gan", 1, None)
     assert gan.objective.gan_generator_loss == "nonsaturating"
+    # The authors' critic schedule for WGAN; GAN keeps the DCGAN baseline's single step.
+    assert (wgan.schedule.official_schedule, gan.schedule.official_schedule) == (True, False)
+    assert wgan.schedule.num_steps == gan.schedule.num_steps >= 2000
+
+
+def test_how_says_what_the_runs_do():
+  config = part_config.get_config()
+  how = arch._how(config, experiment.sweep(config), 0.99)
+  assert "5 critic iterations and the official critic schedule on" in how
+  assert "one discriminator iteration, official schedule off" in how
+  assert f"{config.schedule.num_steps} generator iterations" in how
+  # 28 = 7 · 2², the paper's 64 = 4 · 2⁴.
+  assert "up-sample 2 times from a 7×7 map" in how and "up-sample 4 times" in how
+  assert len(arch.CHANGES) == 4
 
 
 def row(classes, top):
@@ -68,6 +82,7 @@ def test_quick_run_writes_its_result(tmp_path):
   assert result.figures == [arch.FIGURE] and os.path.getsize(tmp_path / arch.FIGURE) > 1000
   (claim,) = result.claims
   assert claim.verdict in ("holds", "does not hold", "unclear")
+  assert result.changes == arch.CHANGES
   quick = part_config.get_config("quick")
   for name in quick.sweep.runs.split(","):
     assert f"| {name} | {quick.schedule.num_steps} |" in result.table_md

@@ -11,6 +11,7 @@ import pytest
 from wgan_jax import experiment
 from wgan_jax.configs import clipping as clipping_config
 from wgan_jax.paper import clipping
+from wgan_jax.paper import convergence
 
 
 # The config ------------------------------------------------------------------------------------
@@ -41,11 +42,14 @@ def test_config_follows_the_paper():
                                                                          None)
   assert sorted(clips) == [0.001, 0.01, 0.01, 0.1]  # the deep critics' three and the surfaces'
   assert experiment.variant(config, "surface_clip").critic_optimizer.clip == 0.01
+  # The surface critics train to convergence under the shared rule, not for a budget of ours.
+  assert (config.clipping.check_every, config.clipping.max_steps) == (convergence.CHECK_EVERY,
+                                                                      convergence.MAX_STEPS)
 
 
 def test_quick_variant_is_small_and_unknown_variants_are_refused():
   quick = clipping_config.get_config("quick")
-  assert quick.critic.hidden <= 16 and quick.clipping.surface_steps <= 10
+  assert quick.critic.hidden <= 16 and quick.clipping.max_steps <= 10
   with pytest.raises(ValueError, match="unknown variant"):
     clipping_config.get_config("full")
 
@@ -103,17 +107,90 @@ def test_layer_gradient_norms_against_a_loss_written_out(name):
                              rtol=1e-4)
 
 
-def test_log_trend_fits_the_hidden_layers_only():
-  layers = np.arange(1, 14)
-  norms = 10.0 ** (0.3 * layers - 2)
-  norms[0], norms[-1] = 1e9, 1e-9  # the input and output layers are left out of the fit
-  trend = clipping.log_trend(norms)
+def test_log_trend_on_geometric_and_noisy_series():
+  layers = np.arange(1, 13)
+  trend = clipping.log_trend(10.0 ** (0.3 * layers - 2))
   assert trend["slope"] == pytest.approx(0.3)
-  assert trend["change"] == pytest.approx(0.3 * 10)  # over the 11 hidden-to-hidden layers
+  assert trend["change"] == pytest.approx(0.3 * 11)  # over the 12 layers it is given
   assert trend["r2"] == pytest.approx(1.0)
-  noisy = 10.0 ** (np.array([0, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, 0]) * 0.4)
+  noisy = 10.0 ** (np.array([0, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 0]) * 0.4)
   assert clipping.log_trend(noisy)["r2"] < 0.2
   assert math.isnan(clipping.log_trend(np.array([1.0, 0.0, 1.0, 1.0]))["slope"])
+
+
+def _dense(*layers):
+  """Params of a toy critic (models.MLP) from (kernel, bias) pairs, input to output."""
+  return {f"Dense_{i}": {"kernel": jnp.asarray(w, jnp.float32), "bias": jnp.asarray(b, jnp.float32)}
+          for i, (w, b) in enumerate(layers)}
+
+
+def test_activation_gradient_norms_of_a_linear_network_by_hand():
+  # Positive inputs, weights and biases: every ReLU passes its input, the network is linear,
+  # f(x) = ((x W1 + b1) W2 + b2) w3 + b3, and for L = mean f(fake) - mean f(real) each row of
+  # ∂L/∂h2 is ±w3 / B and each row of ∂L/∂h1 is ±(W2 w3) / B (- for real, + for fake).
+  rng = np.random.default_rng(0)
+  w1, b1 = rng.uniform(0.1, 1, (2, 3)), rng.uniform(0.1, 1, 3)
+  w2, b2 = rng.uniform(0.1, 1, (3, 4)), rng.uniform(0.1, 1, 4)
+  w3, b3 = rng.normal(size=(4, 1)), np.array([0.3])
+  real, fake = rng.uniform(0, 1, (5, 2)), rng.uniform(0, 2, (5, 2))
+  sign_N = np.concatenate([-np.ones(5), np.ones(5)])[:, None] / 5
+  grad_h2 = sign_N * w3[:, 0][None, :]  # (2B, 4)
+  grad_h1 = sign_N * (w2 @ w3)[:, 0][None, :]  # (2B, 3)
+  expected = [np.linalg.norm(grad_h1), np.linalg.norm(grad_h2)]
+  assert expected[1] == pytest.approx(np.linalg.norm(w3) * np.sqrt(2 / 5))
+  spec = experiment.build(experiment.variant(clipping_config.get_config("quick"),
+                                             "deep_clip_0_1")).spec
+  params = _dense((w1, b1), (w2, b2), (w3, b3))
+  np.testing.assert_allclose(
+      clipping.activation_gradient_norms(spec, params, jnp.asarray(real, jnp.float32),
+                                         jnp.asarray(fake, jnp.float32)), expected, rtol=1e-5)
+
+
+def test_activation_gradient_norms_with_relu_masks_by_hand():
+  # Random signs: backpropagation through the masks written out in numpy.
+  rng = np.random.default_rng(1)
+  w1, b1, w2, b2 = rng.normal(size=(2, 6)), rng.normal(size=6), rng.normal(size=(6, 5)), \
+      rng.normal(size=5)
+  w3, b3 = rng.normal(size=(5, 1)), rng.normal(size=1)
+  real, fake = rng.normal(size=(7, 2)), rng.normal(size=(7, 2))
+  x = np.concatenate([real, fake])
+  a1 = x @ w1 + b1
+  a2 = np.maximum(a1, 0) @ w2 + b2
+  sign_N = np.concatenate([-np.ones(7), np.ones(7)])[:, None] / 7
+  grad_h2 = sign_N * w3[:, 0][None, :]
+  grad_h1 = (grad_h2 * (a2 > 0)) @ w2.T
+  assert 0 < np.mean(a2 > 0) < 1  # some units off, some on: the masks matter
+  spec = experiment.build(experiment.variant(clipping_config.get_config("quick"),
+                                             "deep_penalty")).spec
+  norms = clipping.activation_gradient_norms(
+      spec, _dense((w1, b1), (w2, b2), (w3, b3)), jnp.asarray(real, jnp.float32),
+      jnp.asarray(fake, jnp.float32))
+  np.testing.assert_allclose(norms, [np.linalg.norm(grad_h1), np.linalg.norm(grad_h2)],
+                             rtol=1e-5)
+
+
+def test_the_written_out_critic_is_the_model():
+  config = clipping_config.get_config("quick")
+  spec = experiment.build(experiment.variant(config, "deep_clip_0_01")).spec
+  params = spec.critic.init(jax.random.key(0), jnp.zeros((1, 2)))["params"]
+  x = jax.random.normal(jax.random.key(1), (9, 2))
+  deltas = [jnp.zeros((9, params[n]["kernel"].shape[1]))
+            for n in clipping.dense_layers(params)[:-1]]
+  np.testing.assert_allclose(clipping.perturbed_scores(params, x, deltas),
+                             spec.critic.apply({"params": params}, x), rtol=1e-5, atol=1e-7)
+
+
+def test_sample_box_spans_both_sets_with_its_margin():
+  real = np.array([[0.0, 0.0], [1.0, 2.0]])
+  fake = np.array([[-1.0, 4.0], [0.5, 1.0]])
+  # Spans x in [-1, 1] (side 2) and y in [0, 4] (side 4): widened by 5% of each side.
+  low, high = clipping.sample_box(real, fake)
+  np.testing.assert_allclose(low, [-1.1, -0.2], rtol=1e-6)
+  np.testing.assert_allclose(high, [1.1, 4.2], rtol=1e-6)
+  assert clipping.BOX_MARGIN == 0.05
+  low, high = clipping.sample_box(fake, real, margin=0.0)  # the order of the sets is no matter
+  np.testing.assert_allclose(low, [-1.0, 0.0])
+  np.testing.assert_allclose(high, [1.0, 4.0])
 
 
 def test_fraction_at_edge_on_hand_made_weights():
@@ -169,19 +246,25 @@ def test_depth_trend_rules():
 
 
 def _measurements(changes: dict, r2: float = 0.95, ratios=((0.5, 0.95),) * 3,
-                  unexplained=((0.01, 0.1),) * 3, at_edge=(0.9, 0.01)) -> dict:
-  """A hand-made ``clipping.measure`` result with the numbers the claims read."""
+                  unexplained=((0.01, 0.1),) * 3, at_edge=(0.9, 0.01),
+                  not_converged=()) -> dict:
+  """A hand-made ``clipping.measure`` result with the numbers the claims read; the surface
+  critics (name, dataset) in ``not_converged`` reached the cap."""
   deep = {}
   for clip, change in changes.items():
-    trend = {"slope": change / 10, "change": change, "r2": r2}
-    deep[clip] = {"kernel_trend": trend, "bias_trend": trend, "estimate": 1.0}
+    trend = {"slope": change / 11, "change": change, "r2": r2}
+    # The weight gradients' trend says the opposite: the claims must not read it.
+    deep[clip] = {"activation_trend": trend, "kernel_trend": {**trend, "change": -change},
+                  "estimate": 1.0}
   surfaces = {"surface_clip": {}, "surface_penalty": {}}
   for d, dataset in enumerate(("ring8", "grid25", "swissroll")):
     for k, name in enumerate(surfaces):
       surfaces[name][dataset] = {"normalised_ratio": ratios[d][k],
                                  "unexplained": unexplained[d][k], "at_edge": at_edge[k],
-                                 "at_edge_after_one_step": 0.9}
-  return {"surfaces": surfaces, "deep": deep}
+                                 "at_edge_after_one_step": 0.9,
+                                 "converged_at": None if (name, dataset) in not_converged
+                                 else 1500}
+  return {"surfaces": surfaces, "deep": deep, "max_steps": 10_000}
 
 
 def _verdicts(m: dict) -> list[str]:
@@ -212,3 +295,25 @@ def test_claims_are_unclear_on_mixed_numbers():
   assert _verdicts(_measurements({"0.1": -5.0, "0.01": 8.0, "0.001": 15.0, "None": 0.3},
                                  at_edge=(0.9, 0.2)))[3] == "does not hold"
 
+
+
+def test_a_critic_that_did_not_converge_leaves_the_claims_on_it_unclear():
+  paper = {"0.1": -5.0, "0.01": 8.0, "0.001": 15.0, "None": 0.3}
+  # The clipped grid25 critic reached the cap: the two claims over every set turn unclear; the
+  # weights' claim reads swissroll only, and the deep critics' claims none of them.
+  m = _measurements(paper, not_converged=[("surface_clip", "grid25")])
+  assert _verdicts(m) == ["holds"] * 4 + ["unclear"] * 2
+  claims = clipping._claims(m)
+  assert "not converged within 10,000 steps: clipped on grid25" in claims[4].number
+  m = _measurements(paper, not_converged=[("surface_penalty", "swissroll")])
+  assert _verdicts(m) == ["holds"] * 3 + ["unclear"] * 3
+  # It also overrides a "does not hold": an unconverged critic cannot refute a claim about the
+  # optimum either.
+  m = _measurements(paper, ratios=((0.99, 0.5),) * 3, unexplained=((0.2, 0.1),) * 3,
+                    not_converged=[("surface_penalty", "ring8")])
+  assert _verdicts(m)[4:] == ["unclear", "unclear"]
+  assert "not converged" in clipping._table({**m, "surfaces": {
+      name: {d: {**s, "estimate": 1.0, "w1": 1.0, "ratio": 1.0, "lipschitz": 1.0,
+                 "change_last_half": 0.0, "weight_std_over_edge": 1.0}
+             for d, s in sets.items()} for name, sets in m["surfaces"].items()},
+      "deep": {}})

@@ -71,6 +71,24 @@ def test_report_assembles_every_figure_table_and_verdict(tmp_path, registry):
   assert json.loads((workdir / report.RUN_FILE).read_text()) == {"quick": False}
 
 
+def test_report_lists_each_change_of_protocol_under_its_part():
+  changed = PartResult("t", [], "", [Claim("c", "n = 1", "premise not met")], 1.0, how="h",
+                       changes=["the paper's measure: gradients of activations",
+                                "trained to convergence"])
+  unchanged = PartResult("u", [], "", [Claim("d", "m = 2", "holds")], 1.0)
+  text = report.report_markdown([report.Outcome("p", changed), report.Outcome("q", unchanged)],
+                                report.machine(), "today", False, "cmd", 2.0)
+  part_p = text[text.index("## p: t"):text.index("## q: u")]
+  assert ("What changed in the protocol, and why:\n\n- the paper's measure: gradients of "
+          "activations\n- trained to convergence\n") in part_p
+  assert "What changed" not in text[text.index("## q: u"):]
+  assert "| p | c | n = 1 | **premise not met** |" in text
+  # A result.json written before the field existed still reads, with no changes.
+  fields = json.loads(unchanged.to_json())
+  del fields["changes"]
+  assert PartResult.from_json(json.dumps(fields)) == unchanged
+
+
 def test_resume_reuses_results_and_runs_only_the_chosen_parts(tmp_path, registry):
   workdir = tmp_path / "paper"
   report.run(str(workdir), ["alpha"], False, "cmd", registry=registry)
@@ -160,23 +178,6 @@ def test_gaussians_part_claims_from_mode_counts():
       ("grid25 (our extension of Figure 2)", "does not hold"),
       ("grid25 (our extension of Figure 2)", "does not hold")]
   assert claims[1].number == "GAN modes per seed: 8, 7, 8 of 8 (3 seeds)"
-
-
-def test_meaningful_loss_tracking_and_verdicts():
-  import numpy as np
-  from wgan_jax.paper import meaningful_loss
-
-  estimate_T = np.arange(40, 0, -1, dtype=float)  # iteration t has estimate 41 - t
-  # A centred median of a straight line is the line itself, the ends padded with their values.
-  t = meaningful_loss.tracking(estimate_T, [0, 10, 20, 30, 40], [9.0, 3.0, 2.0, np.nan, 1.0],
-                               window=5)
-  assert t["steps"] == [10, 20, 30, 40]  # step 0 has no estimate yet
-  assert t["estimate"] == [31.0, 21.0, 11.0, 1.0]
-  assert t["points"] == 3 and t["spearman"] == pytest.approx(1.0)  # the NaN point is left out
-  assert [meaningful_loss.verdict("wgan", r) for r in (0.9, 0.89, float("nan"))] == [
-      "holds", "does not hold", "unclear"]
-  assert [meaningful_loss.verdict("gan", r) for r in (0.3, 0.7, 0.95)] == [
-      "holds", "unclear", "does not hold"]
 
 
 def test_gaussians_part_reuses_a_summary_with_the_same_settings():

@@ -274,8 +274,12 @@ def _check_part(config) -> None:
     lines = config.lines
     if not _is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
       raise ConfigError(f"--config.lines.grid must be odd and at least 3, got {lines.grid!r}")
-    for name in ("critic_steps", "eval_samples", "theta_eval_every"):
+    for name in ("critic_steps", "eval_samples", "theta_eval_every", "check_every",
+                 "max_steps"):
       _at_least(lines, "lines", name, 1)
+    if lines.check_every % 2 or lines.max_steps % lines.check_every:
+      raise ConfigError(f"--config.lines.check_every ({lines.check_every}) must be even and "
+                        f"divide --config.lines.max_steps ({lines.max_steps})")
     marks = lines.gradient_checkpoints
     if (not isinstance(marks, tuple) or not marks or not all(_is_int(m) for m in marks)
         or min(marks) < 1 or max(marks) > lines.critic_steps):
@@ -283,7 +287,7 @@ def _check_part(config) -> None:
                         f"{lines.critic_steps}], got {marks}")
   if "two_gaussians" in config:
     part = config.two_gaussians
-    for name in ("critic_steps", "eval_samples"):
+    for name in ("critic_steps", "eval_samples", "seeds"):
       _at_least(part, "two_gaussians", name, 1)
     _at_least(part, "two_gaussians", "grid", 3)
     for name in ("support_stds", "plot_stds"):

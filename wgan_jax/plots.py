@@ -435,14 +435,16 @@ EPISODE_COLOR = "tab:orange"
 
 def estimate_and_cosine(path, runs, title: str | None = None) -> None:
   """For each run, two stacked panels: the estimate (raw and running median) over generator
-  iterations, and below it the cosine between each critic update and the descent direction, with
-  negative cosines in red; unstable episodes are shaded in both.
+  iterations, with the exact W1 on a twin right axis where the run has one, and below it the
+  cosine between each critic update and the descent direction, with negative cosines in red;
+  unstable episodes are shaded in both.
 
   Args:
     path: where to write the PNG.
     runs: [{"name": str, "steps": (T,), "estimate": (T,), "estimate_name": str,
       "cosine_steps": (U,) generator iteration of each critic update (fractional), "cosine": (U,),
-      "episodes": [(first_step, last_step), ...]}, ...], one column each.
+      "episodes": [(first_step, last_step), ...], optionally "w1_steps": (E,), "w1": (E,)},
+      ...], one column each.
     title: optional line above everything.
   """
   if not runs:
@@ -464,6 +466,15 @@ def estimate_and_cosine(path, runs, title: str | None = None) -> None:
                  color=ESTIMATE_COLOR, linewidth=1.5)
       top.set_title(run["name"], fontsize=10)
       top.set_ylabel(run.get("estimate_name") or "estimate", fontsize=9)
+      if run.get("w1") is not None:
+        # Its own axis: a clipped critic's estimate and W1 need not share a scale.
+        w1_axis = top.twinx()
+        w1_E = np.asarray(run["w1"], np.float64)
+        finite_E = np.isfinite(w1_E)
+        w1_axis.plot(np.asarray(run["w1_steps"], np.float64)[finite_E], w1_E[finite_E],
+                     color=W1_COLOR, marker="o", markersize=2, linewidth=0.8)
+        w1_axis.set_ylabel("exact W1", fontsize=9, color=W1_COLOR)
+        w1_axis.tick_params(axis="y", labelsize=7, colors=W1_COLOR)
       cos_steps_U = np.asarray(run["cosine_steps"], np.float64)
       cos_U = np.asarray(run["cosine"], np.float64)
       negative_U = cos_U < 0
@@ -493,7 +504,8 @@ GP_COLOR = "tab:green"
 
 
 def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G,
-                   em_fit: tuple[float, float], gp_estimate_G=None) -> None:
+                   em_fit: tuple[float, float], gp_estimate_G=None,
+                   best_slope: float | None = None) -> None:
   """The paper's Figure 1 with learned points: EM (left) and JS, TV, KL (right) against θ.
 
   Left: the exact EM |θ| on the left axis; the clipped critic's estimate (points) and its
@@ -508,6 +520,8 @@ def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G
     em_fit: (slope, intercept) of the critic's estimate against |θ|.
     gp_estimate_G: optionally, a gradient-penalty critic's estimate, 1-Lipschitz and so drawn on
       the exact EM's axis.
+    best_slope: optionally, the slope in |θ| of the best clipped critic's estimate: the right
+      axis is then scaled so that the exact EM line is also the best clipped critic's.
   """
   thetas_F = np.asarray(thetas_F, np.float64)
   thetas_G = np.asarray(thetas_G, np.float64)
@@ -526,11 +540,21 @@ def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G
     twin.plot(thetas_G, em_estimate_G, "o", color=ESTIMATE_COLOR, markersize=4)
     twin.set_ylabel("critic's EM estimate", color=ESTIMATE_COLOR)
     twin.tick_params(axis="y", colors=ESTIMATE_COLOR)
-    # One scale for both axes at θ = 0, so that the exact curve and the points start together.
-    twin.set_ylim(bottom=min(0.0, float(np.min(em_estimate_G))))
-    left.set_ylim(bottom=0.0)
+    if best_slope is None:
+      # One scale for both axes at θ = 0, so that the exact curve and the points start together.
+      twin.set_ylim(bottom=min(0.0, float(np.min(em_estimate_G))))
+      left.set_ylim(bottom=0.0)
+      exact_label = "exact EM = |θ|"
+    else:
+      # The right axis is the left one times best_slope: the exact EM line is also the best
+      # clipped critic's estimate, best_slope·|θ|, and the points read as a fraction of it.
+      bottom = min(0.0, float(np.min(em_estimate_G)) / best_slope)
+      top = 1.05 * float(np.max(np.asarray(exact["EM"])))
+      left.set_ylim(bottom, top)
+      twin.set_ylim(bottom * best_slope, top * best_slope)
+      exact_label = f"exact EM = |θ|; right axis: best clipped critic, {best_slope:.3g}|θ|"
     handles = [
-        Line2D([], [], color=W1_COLOR, linewidth=1.5, label="exact EM = |θ|"),
+        Line2D([], [], color=W1_COLOR, linewidth=1.5, label=exact_label),
         Line2D([], [], color=ESTIMATE_COLOR, marker="o", markersize=4, linestyle=":",
                linewidth=0.8, label="clipped critic (right axis), linear fit")]
     if gp_estimate_G is not None:
@@ -599,20 +623,25 @@ FUNCTION_STYLES = ({"color": JS_COLOR, "linewidth": 1.5},
 
 
 def two_gaussians(path, x_F, densities, functions, gradients, support,
-                  floor: float = 1e-16) -> None:
+                  floor: float = 1e-16, title: str | None = None) -> None:
   """The paper's Figure 3 (left) and the gradients that reach the generator (right).
+
+  A function or gradient may be one curve (F,) or one per initialisation (S, F): the first is
+  drawn bold and labelled, the others faint in the same style.
 
   Args:
     path: where to write the PNG.
     x_F: the points of the line.
     densities: {name: (F,) density}, filled; "real" and "fake" get their own colours.
-    functions: {legend: (F,) values in [0, 1]}: the discriminator, its optimum, the rescaled
-      critic (at most three, drawn in FUNCTION_STYLES).
-    gradients: {legend: (F,) |∂ℓ/∂x| over its maximum on the support}, on a log scale.
+    functions: {legend: (F,) or (S, F) values in [0, 1]}: the discriminator, its optimum, the
+      rescaled critic (at most three, drawn in FUNCTION_STYLES).
+    gradients: {legend: (F,) or (S, F) |∂ℓ/∂x| over its maximum on the support}, on a log scale.
     support: (left, right) of the support, shaded in both panels.
     floor: the lowest gradient drawn; below it a gradient is nothing at float32's precision.
+    title: the figure's title, if any (which initialisation is bold).
   """
   x_F = np.asarray(x_F, np.float64)
+  faint = {"alpha": 0.35, "linewidth": 0.6}
   with _figure(figsize=(10.0, 3.6), layout="constrained") as fig:
     left, right = fig.subplots(1, 2)
     for ax in (left, right):
@@ -623,18 +652,26 @@ def two_gaussians(path, x_F, densities, functions, gradients, support,
       color = DENSITY_COLORS.get(name, "0.5")
       left.fill_between(x_F, np.asarray(density_F), color=color, alpha=0.3, linewidth=0)
       left.plot(x_F, np.asarray(density_F), color=color, linewidth=0.8, label=f"{name} density")
-    for (name, values_F), style in zip(functions.items(), FUNCTION_STYLES):
-      left.plot(x_F, np.asarray(values_F), label=name, **style)
+    for (name, values), style in zip(functions.items(), FUNCTION_STYLES):
+      values_SxF = np.atleast_2d(np.asarray(values, np.float64))
+      left.plot(x_F, values_SxF[0], label=name, **style)
+      for values_F in values_SxF[1:]:
+        left.plot(x_F, values_F, **{**style, **faint})
     left.set_ylim(-0.05, 1.45)  # room for the legend above D = 1
     left.set_title("Densities, discriminator and critic", fontsize=10)
     left.legend(loc="upper center", fontsize=7, frameon=False, ncol=2)
-    for name, gradient_F in gradients.items():
+    for name, gradient in gradients.items():
+      gradient_SxF = np.atleast_2d(np.asarray(gradient, np.float64))
       # Exact zeros (a dead ReLU region) have no place on a log scale.
-      right.plot(x_F, np.where(np.asarray(gradient_F) > 0, gradient_F, np.nan), linewidth=1.2,
-                 label=name)
+      drawn_SxF = np.where(gradient_SxF > 0, gradient_SxF, np.nan)
+      line, = right.plot(x_F, drawn_SxF[0], linewidth=1.2, label=name)
+      for drawn_F in drawn_SxF[1:]:
+        right.plot(x_F, drawn_F, color=line.get_color(), **faint)
     right.set_yscale("log")
     right.set_ylim(bottom=floor, top=3.0)
     right.set_ylabel("|∂ℓ/∂x| / its maximum over the support")
     right.set_title("Gradient of the generator's loss ℓ(x)", fontsize=10)
     right.legend(fontsize=7, frameon=False, loc="center left")
+    if title:
+      fig.suptitle(title, fontsize=10)
     _save_atomically(fig, path)

@@ -2,15 +2,17 @@ r"""WGAN-GP's case against weight clipping (Gulrajani et al. 2017, Section 3 and
 
     python experiments/reproduce_paper.py --parts=clipping --workdir=runs/paper
 
-Critics trained to optimality against a fixed "generator", the real data plus unit-variance
-Gaussian noise (the paper's Section 3; the official gan_toy.py's fixed generator adds the noise to
-the same real batch). The toy sets are scaled down as in that script (``data.scale_data``).
+Critics trained against a fixed "generator", the real data plus unit-variance Gaussian noise
+(the paper's Section 3; the official gan_toy.py's fixed generator adds the noise to the same real
+batch). The toy sets are scaled down as in that script (``data.scale_data``).
 
 - surfaces: the toy script's critic, 3 hidden ReLU layers of 512 units, on ring8, grid25 and
   swissroll, with weight clipping (WGAN: RMSProp 5e-5, c = 0.01) and with the gradient penalty
-  (λ = 0.1, Adam 1e-4, β = (0.5, 0.9), all the toy script's), batch 256.
+  (λ = 0.1, Adam 1e-4, β = (0.5, 0.9), all the toy script's), batch 256; each trained to
+  optimality, as the paper's are: until it meets wgan_jax/paper/convergence.py's rule, checked
+  every ``check_every`` steps, or reaches ``max_steps`` (that module's CHECK_EVERY and MAX_STEPS).
 - deep: 12 hidden ReLU layers of 512 units without normalisation on swissroll, clipped at
-  c = 0.1, 0.01 and 0.001 (RMSProp 5e-5) and penalised (as above).
+  c = 0.1, 0.01 and 0.001 (RMSProp 5e-5) and penalised (as above), for ``deep_steps``.
 
 The variants are those six critics; ``clipping`` holds what the part measures.
 """
@@ -19,6 +21,7 @@ import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
+from wgan_jax.paper import convergence
 
 CLIPS = (0.1, 0.01, 0.001)  # the deep critic's clip values (the paper's Figure 1b)
 SURFACE_CLIP = 0.01  # the surfaces' clip value: WGAN's
@@ -65,11 +68,12 @@ def get_config(variant: str = ""):
   c.clipping = ml_collections.ConfigDict(dict(
       datasets="ring8,grid25,swissroll",  # the surfaces' toy sets, trained at once with vmap
       noise_std=1.0,  # σ of the fixed generator: fake = real + N(0, σ² I)
-      surface_steps=1000,  # critic steps of each surface critic
-      surface_checkpoints=10,  # evenly spaced points of training at which the estimate is taken
+      # The surface critics' convergence rule: checked every check_every steps, at most
+      # max_steps (convergence.py's; smaller only in the quick variant).
+      check_every=convergence.CHECK_EVERY,
+      max_steps=convergence.MAX_STEPS,
       eval_samples=2000,  # real and fake samples for the estimate, Lipschitz constant and W1
-      grid=128,  # points per side of the value surface
-      extent=3.0,  # the surface covers [-extent, extent]², the toy script's plotting range
+      grid=128,  # points per side of the value surface, over the box of the evaluation samples
       deep_steps=600,  # critic steps of each deep critic
       deep_checkpoints=8,  # evenly spaced points of training at which layer gradients are taken
       gradient_batch=256,  # real and fake samples for each measurement of the layer gradients
@@ -79,10 +83,10 @@ def get_config(variant: str = ""):
     toy.toy_networks(c, 16)
     for key in c.variants:
       if key.startswith("deep"):
-        c.variants[key].critic.depth = 4  # two hidden-to-hidden layers for the slope
+        c.variants[key].critic.depth = 4  # four hidden layers for the slope
     for run in c.variants.values():
       run.schedule.batch_size = 16
-    c.clipping.update(dict(surface_steps=6, surface_checkpoints=2, eval_samples=100, grid=16,
+    c.clipping.update(dict(check_every=4, max_steps=8, eval_samples=100, grid=16,
                            deep_steps=4, deep_checkpoints=2, gradient_batch=32))
   base.leave_to_variants(c)
   return c

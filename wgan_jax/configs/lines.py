@@ -5,6 +5,9 @@ r"""The WGAN paper's Figure 1 and Example 1: g_θ(z) = (θ, z) against P0 = (0, 
 The networks and optimisers of the gaussians reproduction (wgan_jax/configs/gaussians.py): 3
 hidden layers of 64 units; WGAN RMSProp 5e-4 with c = 0.1, GAN Adam 1e-3 (β1 0.5). The variants
 are the critics trained against each fixed g_θ (the generator frozen) and the WGAN that learns θ.
+The clipped critics train until their estimates converge (wgan_jax/paper/convergence.py's rule,
+checked every 500 steps, at most 10,000); the discriminators and the gradient-penalty control
+for 3,000 steps.
 """
 
 import ml_collections
@@ -40,7 +43,12 @@ def get_config(variant: str = ""):
   ))
   c.lines = ml_collections.ConfigDict(dict(
       grid=21,  # θ values, evenly spaced in [-1, 1] (odd, so that θ = 0 is one of them)
-      critic_steps=3000,  # critic steps per θ
+      critic_steps=3000,  # discriminator (and control) steps per θ, and at θ = 1 for the
+      # gradient traces
+      # The clipped critics train to convergence: the rule of wgan_jax/paper/convergence.py,
+      # checked every check_every steps (even), at most max_steps (a multiple of it).
+      check_every=500,
+      max_steps=10_000,
       eval_samples=8192,  # real and fake samples for each estimate and each gradient
       theta_eval_every=50,  # generator iterations between the recorded values of θ
       # Critic (discriminator) steps at θ = 1 after which the gradient on θ is measured.
@@ -51,7 +59,7 @@ def get_config(variant: str = ""):
     toy.toy_networks(c, 8, depth=2)
     c.generator.update(dict(name="parallel_line", noise_dim=1))
     c.variants.learn_theta.schedule.update(dict(num_steps=20, official_schedule=False))
-    c.lines.update(dict(grid=5, critic_steps=10, eval_samples=256, theta_eval_every=10,
-                        gradient_checkpoints=(2, 10), gp_control=False))
+    c.lines.update(dict(grid=5, critic_steps=10, check_every=10, max_steps=20, eval_samples=256,
+                        theta_eval_every=10, gradient_checkpoints=(2, 10), gp_control=False))
   base.leave_to_variants(c)
   return c

@@ -7,7 +7,8 @@ The real distribution is N(0, 0.5²) (data/toy.py's gaussian_1d), the fake one t
 shifted by θ = 4, eight standard deviations (models.ShiftedGaussian, its optimiser frozen). The
 networks and optimisers of the lines part (wgan_jax/configs/lines.py), which are those of the
 gaussians reproduction: 3 hidden layers of 64 units; WGAN RMSProp 5e-4 with c = 0.1, GAN Adam
-1e-3 (β1 0.5).
+1e-3 (β1 0.5). Each network is trained from 5 initialisations (seeds 0-4, vmapped), and each
+claim is judged on every one of them.
 """
 
 import ml_collections
@@ -33,6 +34,9 @@ def get_config(variant: str = ""):
   ))
   c.two_gaussians = ml_collections.ConfigDict(dict(
       critic_steps=10_000,  # steps of the critic (discriminator) against the fixed fake
+      # Initialisations of each network: seeds run.seed, run.seed + 1, ...; the verdict rule
+      # (4 of 5) is written for 5.
+      seeds=5,
       eval_samples=8192,  # real and fake samples at which every number is measured
       grid=1001,  # points of the line on which the functions are drawn and their slopes taken
       # The support: from this many stds left of the leftmost mean to as many right of the

@@ -16,7 +16,9 @@ import os
 from typing import Literal
 
 RESULT_FILE = "result.json"
-Verdict = Literal["holds", "does not hold", "unclear"]
+# "premise not met": a claim of the form "when X, then Y" on a run that does not show X, decided
+# before the claim's own number is looked at.
+Verdict = Literal["holds", "does not hold", "unclear", "premise not met"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,9 @@ class PartResult:
   claims: list[Claim]
   wall_time_s: float
   how: str = ""  # how the numbers were measured: samples, seeds, steps
+  # One line per change of the protocol that a reader of an earlier report needs to see why a
+  # verdict moved ("the paper's measure: ...", "trained to convergence: ...").
+  changes: list[str] = dataclasses.field(default_factory=list)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)

@@ -170,6 +170,9 @@ def report_markdown(outcomes: list[Outcome], machine_info: dict, date: str, quic
       continue
     if o.result.how:
       lines += [o.result.how, ""]
+    if o.result.changes:
+      lines += ["What changed in the protocol, and why:", ""]
+      lines += [f"- {change}" for change in o.result.changes] + [""]
     for figure in o.result.figures:
       lines += [f"![{o.name}: {figure}]({o.name}/{figure})", ""]
     if o.result.table_md:
