@@ -150,7 +150,9 @@ def test_coincidence_is_judged_run_by_run():
   no = stats(2, 1, 100, 10, 1000)  # 1% against 1%
   assert adam.run_coincides(yes) and not adam.run_coincides(no)
   assert adam.run_coincides(stats(1, 2, 100, 10, 1000))  # 2% against 1%: exactly twice
-  assert not adam.run_coincides(stats(1, 0, 100, 0, 1000))  # no negative cosine at all
+  # No negative cosine at all: the rule as written, 0 >= 2 x 0, holds.
+  assert adam.run_coincides(stats(1, 0, 100, 0, 1000))
+  assert not adam.run_coincides(stats(1, 0, 100, 1, 1000))
   assert adam.run_coincides(stats(1, 1, 100, 0, 1000))  # some inside, none outside
   calm = stats(0, 0, 0, 50, 1000)  # no episode: not counted, whatever its cosines
   assert adam.judge_runs([yes, yes, no, calm, calm]) == "holds"  # 2 of 3

@@ -312,8 +312,10 @@ def test_a_critic_that_did_not_converge_leaves_the_claims_on_it_unclear():
   m = _measurements(paper, ratios=((0.99, 0.5),) * 3, unexplained=((0.2, 0.1),) * 3,
                     not_converged=[("surface_penalty", "ring8")])
   assert _verdicts(m)[4:] == ["unclear", "unclear"]
-  assert "not converged" in clipping._table({**m, "surfaces": {
+  table = clipping._table({**m, "surfaces": {
       name: {d: {**s, "estimate": 1.0, "w1": 1.0, "ratio": 1.0, "lipschitz": 1.0,
-                 "change_last_half": 0.0, "weight_std_over_edge": 1.0}
+                 "change_last_half": 0.0, "box": [[-1.0, 1.0], [-2.0, 2.0]],
+                 "weight_std_over_edge": 1.0}
              for d, s in sets.items()} for name, sets in m["surfaces"].items()},
       "deep": {}})
+  assert "not converged" in table and "[-1.0, 1.0] × [-2.0, 2.0]" in table

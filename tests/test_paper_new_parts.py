@@ -103,6 +103,7 @@ def test_clipping_numbers(quick_run):
       (x_low, x_high), (y_low, y_high) = s["box"]
       assert x_low < x_high and y_low < y_high
   assert "swissroll" in result.table_md and "converged at step" in result.table_md
+  assert "samples' box" in result.table_md
 
 
 def test_image_curves_judges_every_checkpoint(quick_run):
