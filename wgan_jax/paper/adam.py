@@ -468,8 +468,8 @@ def _ring_claims(results: dict[str, dict]) -> list[Claim]:
       claim=_coincidence_claim("ring8"),
       number=f"negative cosines ≥ {RATE_RATIO:g}× as frequent inside the W1 episodes as outside "
              f"in {held} of {len(unstable)} runs (seeds) with an episode, {vacuous} of them with "
-             f"no negative cosine in or out (0 ≥ 2 × 0) ({per_run or 'none'}); holds if in ≥ 2/3 of them, does not hold if in "
-             f"≤ 1/3, unclear with fewer than {MIN_RUNS}",
+             f"no negative cosine in or out (0 ≥ 2 × 0) ({per_run or 'none'}); holds if in ≥ "
+             f"2/3 of them, does not hold if in ≤ 1/3, unclear with fewer than {MIN_RUNS}",
       verdict=judge_runs(stats))
   return [_stability("ring8", results), coincidence]
 
