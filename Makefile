@@ -8,7 +8,7 @@ WORKDIR ?= runs/gaussians
 MNIST_WORKDIR ?= runs/mnist
 PAPER_WORKDIR ?= runs/paper
 
-.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench inception-weights clean
+.PHONY: install test reproduce-gaussians reproduce-mnist reproduce-paper reproduce-lines sample bench device-wheels inception-weights clean
 
 install: $(INSTALLED)
 
@@ -65,5 +65,18 @@ inception-weights: $(TORCH_BIN)/.installed
 bench: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/python benchmarks/bench.py --torch_python=$(TORCH_BIN)/python
 
+# The wheels benchmarks/device_check.sh installs on a GPU machine that cannot reach a registry
+# (docs/performance.md#the-gpu-check): the pure-Python packages wgan_jax, its tests and the bench
+# import that its image lacks (it has jax, flax, optax, orbax, chex, torch, matplotlib, pytest),
+# at pyproject.toml's pins, for its CPython 3.12. Their own needs (absl-py, PyYAML, numpy,
+# protobuf, packaging) are there already, hence --no-deps.
+DEVICE_WHEELS := ml-collections tensorboardX
+device-wheels:
+	rm -rf .whl
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	  $$(for p in $(DEVICE_WHEELS); do grep -o -E "\"$$p==[^\"]*\"" pyproject.toml | tr -d '"'; done)
+	ls -l .whl
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .whl

@@ -1,8 +1,10 @@
-"""The bf16 option of the models, and the benchmark's refusal of bad flags (cheap checks only:
-the benchmark itself is `make bench`, not a test)."""
+"""The bf16 option of the models, the benchmark's refusal of bad flags, its report, and the GPU
+check's script (cheap checks only: the benchmark itself is `make bench`, not a test)."""
 
 import importlib.util
 import os
+import re
+import subprocess
 
 import jax
 import jax.numpy as jnp
@@ -73,3 +75,40 @@ def test_targets_mark_each_goal_reached_or_not():
   dcgan64 = next(line for line in table if line.startswith("| dcgan64"))
   assert "70 (60: reached)" in dcgan32 and "2.00 (1.5: reached)" in dcgan32
   assert "50 (60: NOT reached)" in dcgan64 and "1.25 (1.5: NOT reached)" in dcgan64
+
+
+def test_markdown_compares_each_dtype_with_pytorch_eager_and_compiled():
+  bench = _bench_module()
+  jax_row = lambda dtype, rate: {
+      "model": "dcgan32", "method": "wgan", "mode": "step", "dtype": dtype, "seeds": 1,
+      "steps_per_dispatch": 1, "gen_iters_per_s": rate, "gen_iters_per_s_all_seeds": rate,
+      "flops_per_iter": None, "achieved_flops_per_s": None, "peak_mem_bytes": None,
+      "compile_s": 1.0}
+  torch_row = lambda dtype, mode, rate: {
+      "model": "dcgan32", "method": "wgan", "mode": mode, "dtype": dtype, "torch": "2.11",
+      "compile_mode": "default", "first_iter_s": 30.0, "gen_iters_per_s": rate, "gpu": "H200"}
+  records = [{"model": "matmul", "method": "8x8x8 float32", "mode": "roofline",
+              "dtype": "float32", "flops_per_s": 1e9},
+             jax_row("float32", 6.0), torch_row("float32", "torch_eager", 2.0),
+             torch_row("float32", "torch_compile", 3.0),
+             jax_row("bfloat16", 8.0), torch_row("bfloat16", "torch_eager", 4.0)]
+  meta = {"command": "bench.py", "date": "today", "cpu_model": "cpu", "cpu_count": 1,
+          "device": "H200 (gpu)", "jax": "0", "python": "3", "load_start": 0.0,
+          "load_end": 0.0, "f32_precision": "highest", "skipped": ["dcgan64 wgan (late)"]}
+  text = bench.markdown(records, meta)
+  rows = [line for line in text.splitlines() if line.startswith("| dcgan32 | wgan | step")]
+  # float32: 6 / 2 eager, 6 / 3 compiled; bfloat16: 8 / 4 eager, no compiled row.
+  assert rows[0].endswith("| 3.00 | 2.00 |") and rows[1].endswith("| 2.00 |  |")
+  assert "PyTorch ran on H200" in text and "Skipped: dcgan64 wgan (late)." in text
+
+
+def test_device_check_script_parses_and_its_wheels_are_pinned():
+  # The GPU check itself runs only where a device is lent (docs/performance.md#the-gpu-check).
+  subprocess.run(["bash", "-n", os.path.join(ROOT, "benchmarks", "device_check.sh")], check=True)
+  with open(os.path.join(ROOT, "Makefile"), encoding="utf-8") as f:
+    makefile = f.read()
+  with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+    pyproject = f.read()
+  assert "\ndevice-wheels:" in makefile
+  wheels = re.search(r"^DEVICE_WHEELS := (.+)$", makefile, re.M).group(1).split()
+  assert wheels and all(f'"{name}==' in pyproject for name in wheels)
