@@ -120,14 +120,13 @@ def critic(size, f=64, nc=3, norm="batch"):
   return nn.Sequential(*layers)
 
 
-def gen_iters_per_s(size, loss, iters, min_time, batch, features=64, n_critic=5,
-                    device=torch.device("cpu"), dtype="float32", compile_mode=""):
-  torch.manual_seed(0)
-  g = generator(size, f=features).to(device)
-  d = critic(size, f=features, norm="batch" if loss == "wgan" else "layer").to(device)
+def wgan_iteration(g, d, loss, n_critic, real_batch, noise, device, dtype, compile_mode):
+  """One generator iteration of WGAN (RMSProp 5e-5, clipping at 0.01 after each critic update)
+  or WGAN-GP (Adam 1e-4, β = (0, 0.9), λ = 10), as wgan_jax.steps: n_critic critic steps, each on
+  a fresh real_batch(), then a generator step that leaves the critic's parameters alone."""
   cast = lambda: autocast(device, dtype)
   # The eager critic serves the gradient penalty (double backward); the same parameters.
-  g_run, d_run, d_penalty = maybe_compile(g, compile_mode), maybe_compile(d, compile_mode), d
+  g_run, d_run = maybe_compile(g, compile_mode), maybe_compile(d, compile_mode)
   if loss == "wgan":
     og = torch.optim.RMSprop(g.parameters(), lr=5e-5, alpha=0.9)
     od = torch.optim.RMSprop(d.parameters(), lr=5e-5, alpha=0.9)
@@ -137,16 +136,16 @@ def gen_iters_per_s(size, loss, iters, min_time, batch, features=64, n_critic=5,
 
   def iteration():
     for _ in range(n_critic):
-      real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+      real = real_batch()
       with torch.no_grad(), cast():
-        fake = g_run(torch.randn(batch, 100, 1, 1, device=device))
+        fake = g_run(noise())
       od.zero_grad()
       with cast():
         d_loss = d_run(fake).float().mean() - d_run(real).float().mean()
         if loss == "wgan-gp":
-          eps = torch.rand(batch, 1, 1, 1, device=device)
+          eps = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=device)
           x = (eps * real + (1 - eps) * fake.float()).requires_grad_(True)
-          grad, = torch.autograd.grad(d_penalty(x).float().sum(), x, create_graph=True)
+          grad, = torch.autograd.grad(d(x).float().sum(), x, create_graph=True)
           d_loss = d_loss + 10 * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
       d_loss.backward()
       od.step()
@@ -158,12 +157,24 @@ def gen_iters_per_s(size, loss, iters, min_time, batch, features=64, n_critic=5,
     for p in d.parameters():
       p.requires_grad_(False)
     with cast():
-      g_loss = -d_run(g_run(torch.randn(batch, 100, 1, 1, device=device))).float().mean()
+      g_loss = -d_run(g_run(noise())).float().mean()
     g_loss.backward()
     for p in d.parameters():
       p.requires_grad_(True)
     og.step()
 
+  return iteration
+
+
+def gen_iters_per_s(size, loss, iters, min_time, batch, features=64, n_critic=5,
+                    device=torch.device("cpu"), dtype="float32", compile_mode=""):
+  torch.manual_seed(0)
+  g = generator(size, f=features).to(device)
+  d = critic(size, f=features, norm="batch" if loss == "wgan" else "layer").to(device)
+  real_batch = lambda: torch.rand(batch, 3, size, size, device=device) * 2 - 1
+  noise = lambda: torch.randn(batch, 100, 1, 1, device=device)
+  iteration = wgan_iteration(g, d, loss, n_critic, real_batch, noise, device, dtype,
+                             compile_mode)
   rate, first_s = time_iterations(iteration, iters, min_time, device)
   count = lambda m: sum(p.numel() for p in m.parameters())
   return rate, count(g), count(d), first_s

@@ -30,49 +30,13 @@ def mlp(hidden, out, depth=3):
 def gen_iters_per_s(loss, hidden, iters, min_time, batch, n_critic, device, dtype, compile_mode):
   torch.manual_seed(0)
   g, d = mlp(hidden, 2).to(device), mlp(hidden, 1).to(device)
-  cast = lambda: torch_dcgan.autocast(device, dtype)
-  # The eager critic serves the gradient penalty (double backward); the same parameters.
-  g_run, d_run = torch_dcgan.maybe_compile(g, compile_mode), torch_dcgan.maybe_compile(d, compile_mode)
   angles = torch.arange(8, device=device) * (2 * math.pi / 8)
   centers = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
   real_batch = lambda: (centers[torch.randint(0, 8, (batch,), device=device)]
                         + 0.02 * torch.randn(batch, 2, device=device))
-  if loss == "wgan":
-    og = torch.optim.RMSprop(g.parameters(), lr=5e-5, alpha=0.9)
-    od = torch.optim.RMSprop(d.parameters(), lr=5e-5, alpha=0.9)
-  else:
-    og = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.0, 0.9))
-    od = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.0, 0.9))
-
-  def iteration():
-    for _ in range(n_critic):
-      real = real_batch()
-      with torch.no_grad(), cast():
-        fake = g_run(torch.randn(batch, 2, device=device)).float()
-      od.zero_grad()
-      with cast():
-        d_loss = d_run(fake).float().mean() - d_run(real).float().mean()
-        if loss == "wgan-gp":
-          eps = torch.rand(batch, 1, device=device)
-          x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-          grad, = torch.autograd.grad(d(x).float().sum(), x, create_graph=True)
-          d_loss = d_loss + 10 * ((grad.norm(dim=1) - 1) ** 2).mean()
-      d_loss.backward()
-      od.step()
-      if loss == "wgan":
-        with torch.no_grad():
-          for p in d.parameters():
-            p.clamp_(-0.01, 0.01)
-    og.zero_grad()
-    for p in d.parameters():
-      p.requires_grad_(False)
-    with cast():
-      g_loss = -d_run(g_run(torch.randn(batch, 2, device=device))).float().mean()
-    g_loss.backward()
-    for p in d.parameters():
-      p.requires_grad_(True)
-    og.step()
-
+  noise = lambda: torch.randn(batch, 2, device=device)
+  iteration = torch_dcgan.wgan_iteration(g, d, loss, n_critic, real_batch, noise, device, dtype,
+                                         compile_mode)
   rate, first_s = torch_dcgan.time_iterations(iteration, iters, min_time, device)
   count = lambda m: sum(p.numel() for p in m.parameters())
   return rate, count(g), count(d), first_s
