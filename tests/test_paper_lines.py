@@ -225,11 +225,14 @@ def test_config_refuses_checks_that_do_not_divide_the_cap(check_every, max_steps
     lines.run("/nonexistent/never-written", config=config)
 
 
-def test_linear_verdict_is_unclear_when_a_critic_off_zero_did_not_converge():
-  m = {"thetas": [-1.0, 0.0, 1.0], "em_converged_at": [1500, -1, 2000]}
-  assert lines.not_converged(m) == []  # θ = 0 is not judged by the rule
+def test_linear_verdict_is_unclear_when_any_critic_did_not_converge():
+  m = {"thetas": [-1.0, 0.0, 1.0], "em_converged_at": [1500, 500, 2000]}
+  assert lines.not_converged(m) == []
   assert lines.linear_verdict(0.995, lines.not_converged(m)) == "holds"
   assert lines.linear_verdict(0.98, lines.not_converged(m)) == "does not hold"
+  m["em_converged_at"] = [1500, -1, 2000]  # θ = 0 too: the rule as written
+  assert lines.not_converged(m) == [0.0]
+  assert lines.linear_verdict(0.999, lines.not_converged(m)) == "unclear"
   m["em_converged_at"] = [1500, 500, -1]
   assert lines.not_converged(m) == [1.0]
   assert lines.linear_verdict(0.999, lines.not_converged(m)) == "unclear"

@@ -71,8 +71,10 @@ def test_verdicts_are_relative_to_the_ceiling():
   # The absolute scale is gone: ρ = 0.85 is below 0.9 x 0.99 but above 0.5 x 0.99.
   assert verdict("wgan", 0.85, 0.99) == "unclear"
   assert verdict("wgan", 0.90, 0.99) == "holds"
-  # No ceiling to reach, or no number: unclear.
-  for rho, rho_max in ((0.9, 0.0), (0.9, -0.3), (float("nan"), 0.8), (0.9, float("nan"))):
+  # The rule as written at a ceiling of 0 or below: 0.9 >= 0.9 x 0 tracks.
+  assert verdict("wgan", 0.9, 0.0) == "holds" and verdict("gan", 0.9, -0.3) == "does not hold"
+  # No number: unclear.
+  for rho, rho_max in ((float("nan"), 0.8), (0.9, float("nan"))):
     assert verdict("wgan", rho, rho_max) == "unclear"
     assert verdict("gan", rho, rho_max) == "unclear"
 

@@ -42,8 +42,7 @@ from wgan_jax.paper import Claim, PartResult
 # FIRST_POINT to the last.
 FIRST_POINT = 50
 # "Tracks" when ρ(estimate, W1) ≥ TRACKS × ρ_max; "does not track" when it is below
-# DOES_NOT_TRACK × ρ_max; unclear in between, and unclear when ρ_max is not positive (then W1
-# itself has no order over training that an estimate could follow).
+# DOES_NOT_TRACK × ρ_max; unclear in between (and when a ρ is not a number).
 TRACKS = 0.9
 DOES_NOT_TRACK = 0.5
 # The two W1 measurements at a point draw their generated and real samples from these keys,
@@ -103,7 +102,7 @@ def tracking(estimate_T: np.ndarray, points_E: np.ndarray, w1_E: np.ndarray,
 
 def verdict(method: str, rho: float, rho_max: float) -> str:
   """Holds, does not hold or unclear, from ρ(estimate, W1) relative to the ceiling ρ_max."""
-  if not (np.isfinite(rho) and np.isfinite(rho_max)) or rho_max <= 0:
+  if not (np.isfinite(rho) and np.isfinite(rho_max)):
     return "unclear"
   tracks, does_not_track = rho >= TRACKS * rho_max, rho < DOES_NOT_TRACK * rho_max
   if method == "gan":  # the claim is that GAN's estimate does not track W1
@@ -121,7 +120,7 @@ def _claim(dataset: str, method: str, t: dict) -> Claim:
     rule = f"holds if ρ ≥ {TRACKS} ρ_max, does not hold if ρ < {DOES_NOT_TRACK} ρ_max"
   number = (f"Spearman ρ between the estimate (running median, window {series.MEDIAN_WINDOW}) and "
             f"W1 at {t['points']} points = {t['spearman']:.3f}; ceiling ρ_max (two independent "
-            f"W1 measurements) = {t['ceiling']:.3f} ({rule}; unclear if ρ_max ≤ 0)")
+            f"W1 measurements) = {t['ceiling']:.3f} ({rule})")
   return Claim(claim, number, verdict(method, t["spearman"], t["ceiling"]))
 
 
