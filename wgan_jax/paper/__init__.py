@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from typing import Literal
 
@@ -53,3 +54,9 @@ class PartResult:
     fields = json.loads(text)
     fields["claims"] = [Claim(**c) for c in fields["claims"]]
     return cls(**fields)
+
+
+def fmt(value, spec: str) -> str:
+  """``value`` formatted by ``spec`` for a table or a claim's number; "n/a" for None or NaN."""
+  return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+      else format(value, spec)

@@ -33,7 +33,7 @@ import numpy as np
 from wgan_jax import experiment
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import adam as adam_config
-from wgan_jax.paper import Claim, PartResult
+from wgan_jax.paper import Claim, PartResult, fmt
 
 TITLE = "Adam against RMSProp (Section 4.3): unstable critics and the cosine of the Adam step"
 
@@ -396,10 +396,6 @@ def _rate(n: int, d: int) -> str:
   return f"{n}/{d} ({100 * n / d:.2f}%)" if d else "0/0"
 
 
-def _fmt(x, spec: str) -> str:
-  return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
-
-
 def _table(dataset: str, results: dict[str, dict], runs: dict) -> str:
   lines = []
   for name, result in results.items():
@@ -409,19 +405,19 @@ def _table(dataset: str, results: dict[str, dict], runs: dict) -> str:
     beta = f"{opt.b1:g}" if opt.name == "adam" else "-"
     if dataset == "ring8":
       quality = (f"{np.mean([s['modes'] for s in per_seed]):.1f} / "
-                 f"{_fmt(float(np.mean([s['w1'] for s in per_seed])), '.3f')}")
+                 f"{fmt(float(np.mean([s['w1'] for s in per_seed])), '.3f')}")
       unstable = [s for s in per_seed if s["episodes"]]
       coincides = f"{sum(s['coincides'] for s in unstable)}/{len(unstable)}"
     else:
       s = per_seed[0]
-      quality = f"{s['classes_covered']} / {_fmt(s['mean_top_prob'], '.2f')}"
+      quality = f"{s['classes_covered']} / {fmt(s['mean_top_prob'], '.2f')}"
       coincides = "- (pooled)"
     lines.append(
         f"| {dataset} | {name} | {lr_text} | {beta} | "
         f"{' + '.join(str(s['episodes']) for s in per_seed)} | {_when(per_seed)} | "
         f"{p['episodes_with_negative']}/{p['episodes']} | "
         f"{_rate(p['negative_in'], p['updates_in'])} | {_rate(p['negative_out'], p['updates_out'])}"
-        f" | {coincides} | {_fmt(min(s['min_cosine'] for s in per_seed), '.3f')} | {quality} |")
+        f" | {coincides} | {fmt(min(s['min_cosine'] for s in per_seed), '.3f')} | {quality} |")
   return "\n".join(lines)
 
 
@@ -461,8 +457,8 @@ def _ring_claims(results: dict[str, dict]) -> list[Claim]:
   vacuous = sum(s["coincides"] and s["negative_in"] == 0 and s["negative_out"] == 0
                 for _, s in unstable)
   per_run = "; ".join(
-      f"{run} {_fmt(100 * s['negative_in'] / s['updates_in'], '.2f')} % in, "
-      f"{_fmt(100 * s['negative_out'] / s['updates_out'], '.2f')} % out"
+      f"{run} {fmt(100 * s['negative_in'] / s['updates_in'], '.2f')} % in, "
+      f"{fmt(100 * s['negative_out'] / s['updates_out'], '.2f')} % out"
       for run, s in unstable)
   coincidence = Claim(
       claim=_coincidence_claim("ring8"),
@@ -480,8 +476,8 @@ def _mnist_claims(results: dict[str, dict]) -> list[Claim]:
       claim=_coincidence_claim("mnist"),
       number=f"{total['episodes_with_negative']} of {total['episodes']} episodes have a negative "
              f"cosine (in them or {COSINE_LEAD} iterations before); negative cosines in episode "
-             f"windows {_fmt(100 * total['rate_in'], '.2f')} % of updates, outside "
-             f"{_fmt(100 * total['rate_out'], '.2f')} %",
+             f"windows {fmt(100 * total['rate_in'], '.2f')} % of updates, outside "
+             f"{fmt(100 * total['rate_out'], '.2f')} %",
       verdict=judge_coincidence(total))
   return [_stability("mnist", results), coincidence]
 

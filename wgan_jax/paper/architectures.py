@@ -23,7 +23,7 @@ import time
 
 
 from wgan_jax.configs import architectures as part_config
-from wgan_jax.paper import Claim, PartResult
+from wgan_jax.paper import Claim, PartResult, fmt
 from wgan_jax.steps import SAMPLE_STATISTICS
 
 TITLE = "Architecture robustness (Figures 6-8): WGAN and GAN with three generators on MNIST"
@@ -94,11 +94,6 @@ def judge(rows: dict[str, dict], generators=GENERATORS) -> tuple[str, list[dict]
   return verdict, outcomes
 
 
-def _fmt(value, spec: str) -> str:
-  return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
-      else format(value, spec)
-
-
 def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   """Trains (or resumes) the runs in ``workdir/<run>``, judges them and writes sheets.png and
   result.json; ``config`` replaces wgan_jax/configs/architectures.py's (its ``quick`` variant
@@ -147,7 +142,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   sheets = [[repro.final_sheet(workdir, rows[f"{m}_{g}"]) for g in generators] for m in METHODS]
   captions = [[f"{rows[f'{m}_{g}']['generator_iterations']} it: "
                f"{rows[f'{m}_{g}']['classes_covered']} classes, top p "
-               f"{_fmt(rows[f'{m}_{g}']['mean_top_prob'], '.2f')}"
+               f"{fmt(rows[f'{m}_{g}']['mean_top_prob'], '.2f')}"
                for g in generators] for m in METHODS]
   plots.sheet_grid(os.path.join(workdir, FIGURE), sheets, ["WGAN", "GAN (-log D)"],
                    [GENERATOR_LABELS[g] for g in generators], captions,
@@ -165,13 +160,13 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
               f", the one judged above, and {other}):\n\n| run | statistics | classes covered |"
               f" mean top-class prob | Fréchet |\n|---|---|---|---|---|\n")
     table += "".join(f"| {name} | {mode} | {r['classes_covered']} | "
-                     f"{_fmt(r['mean_top_prob'], '.3f')} | {_fmt(r['frechet'], '.1f')} |\n"
+                     f"{fmt(r['mean_top_prob'], '.3f')} | {fmt(r['frechet'], '.1f')} |\n"
                      for name in other_rows
                      for mode, r in ((statistics, rows[name]), (other, other_rows[name])))
   number = "; ".join(
       f"{g}: WGAN {rows[f'wgan_{g}']['classes_covered']} classes / top p "
-      f"{_fmt(rows[f'wgan_{g}']['mean_top_prob'], '.2f')}, GAN "
-      f"{rows[f'gan_{g}']['classes_covered']} / {_fmt(rows[f'gan_{g}']['mean_top_prob'], '.2f')}"
+      f"{fmt(rows[f'wgan_{g}']['mean_top_prob'], '.2f')}, GAN "
+      f"{rows[f'gan_{g}']['classes_covered']} / {fmt(rows[f'gan_{g}']['mean_top_prob'], '.2f')}"
       for g in generators)
   claim = Claim(
       claim="WGAN still produces digits where GAN fails or collapses (DCGAN, no-BN constant-filter"

@@ -40,7 +40,7 @@ from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import image_curves as part_config
 from wgan_jax.metrics import images as image_metrics
-from wgan_jax.paper import Claim, PartResult
+from wgan_jax.paper import Claim, PartResult, fmt
 from wgan_jax.paper import architectures
 
 TITLE = "The estimate against sample quality on MNIST (Figures 4, 5 and 9)"
@@ -251,10 +251,10 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
           "|" + "---|" * 11]
   rows += [
       f"| {name} | {len(n['steps'])} | {_span(n['frechet'], '.1f')} | "
-      f"{_fmt(_last_over_first(n['frechet']), '.2f')} | {'yes' if n['samples_improve'] else 'no'}"
+      f"{fmt(_last_over_first(n['frechet']), '.2f')} | {'yes' if n['samples_improve'] else 'no'}"
       f" | {_span(n['classes'], 'd')} | {_span(n['estimate'], '.4f')} | "
-      f"{_fmt(n['late_range'], '.4f')} | {_fmt(n['rho_estimate_frechet'], '.3f')} | "
-      + (_fmt(n["rho_loss_frechet"], ".3f") if n["method"] == "gan" else "—")
+      f"{fmt(n['late_range'], '.4f')} | {fmt(n['rho_estimate_frechet'], '.3f')} | "
+      + (fmt(n["rho_loss_frechet"], ".3f") if n["method"] == "gan" else "—")
       + f" | {'yes' if n['dir'] != os.path.join(workdir, name) else 'no'} |"
       for name, n in numbers.items()]
   files.save_text(os.path.join(workdir, "numbers.json"), json.dumps(
@@ -266,10 +266,6 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
                       how=_how(config, runs, classifier.heldout_accuracy), changes=CHANGES)
   result.save(workdir)
   return result
-
-
-def _fmt(value: float, spec: str) -> str:
-  return "n/a" if value is None or math.isnan(value) else format(value, spec)
 
 
 def _span(values, spec: str) -> str:
@@ -289,7 +285,7 @@ def _last_over_first(frechet_E) -> float:
 
 def _premise(name: str, frechet_E, met: bool) -> str:
   return (f"premise, {name}: Fréchet distance {_span(frechet_E, '.1f')} (last / first "
-          f"{_fmt(_last_over_first(frechet_E), '.2f')}; samples improve when ≤ {IMPROVE_RATIO}),"
+          f"{fmt(_last_over_first(frechet_E), '.2f')}; samples improve when ≤ {IMPROVE_RATIO}),"
           f" {'met' if met else 'not met'}")
 
 
@@ -304,8 +300,8 @@ def _claims(name: str, n: dict, reference_range: float) -> list[Claim]:
         f"(Figure 4, right)",
         f"{_premise('training fails', frechet_E, fails)}; range of the estimate (running "
         f"median, window {series.MEDIAN_WINDOW}) over the last {LATE_FRACTION:.0%} of training "
-        f"= {_fmt(n['late_range'], '.4f')}, the {FLAT_REFERENCE} run's over the same steps = "
-        f"{_fmt(reference_range, '.4f')} (flat, so holds, if at most {FLAT_RATIO} × that; does "
+        f"= {fmt(n['late_range'], '.4f')}, the {FLAT_REFERENCE} run's over the same steps = "
+        f"{fmt(reference_range, '.4f')} (flat, so holds, if at most {FLAT_RATIO} × that; does "
         f"not hold above)", verdict)]
   improve = samples_improve(frechet_E)
   premise = _premise("samples improve", frechet_E, improve)
@@ -315,18 +311,18 @@ def _claims(name: str, n: dict, reference_range: float) -> list[Claim]:
         f"{name}: as samples improve, the EM estimate falls with the Fréchet distance (Figure 4)",
         f"{premise}; Spearman ρ between the estimate (running median, window "
         f"{series.MEDIAN_WINDOW}) and the Fréchet distance at {len(n['steps'])} checkpoints = "
-        f"{_fmt(rho, '.3f')} (holds if ρ ≥ {TRACKS})", tracks_verdict(improve, rho))]
+        f"{fmt(rho, '.3f')} (holds if ρ ≥ {TRACKS})", tracks_verdict(improve, rho))]
   rule = f"holds if ρ < {DOES_NOT_TRACK}, does not hold if ρ ≥ {TRACKS}"
   return [
       Claim(f"{name}: as samples improve, GAN's JS estimate does not track their quality "
             f"(Figure 5)",
             f"{premise}; Spearman ρ between the JS estimate (running median) and the Fréchet "
-            f"distance at {len(n['steps'])} checkpoints = {_fmt(rho, '.3f')} ({rule})",
+            f"distance at {len(n['steps'])} checkpoints = {fmt(rho, '.3f')} ({rule})",
             does_not_track_verdict(improve, rho)),
       Claim(f"{name}: as samples improve, GAN's generator loss does not track their quality "
             f"(Figure 9)",
             f"{premise}; Spearman ρ between the generator's loss (running median) and the "
-            f"Fréchet distance = {_fmt(n['rho_loss_frechet'], '.3f')} ({rule})",
+            f"Fréchet distance = {fmt(n['rho_loss_frechet'], '.3f')} ({rule})",
             does_not_track_verdict(improve, n["rho_loss_frechet"]))]
 
 

@@ -350,8 +350,7 @@ def _claims(m: dict) -> list[Claim]:
   ]
 
 
-def _steps_cell(theta: float, steps: int, at: int) -> str:
-  del theta
+def _steps_cell(steps: int, at: int) -> str:
   return f"{steps:,}" if at >= 0 else f"{steps:,}, not converged"
 
 
@@ -362,7 +361,7 @@ def _table(m: dict) -> str:
   exact = exact_distances(m["thetas"])
   for i, theta in enumerate(m["thetas"]):
     rows.append(f"| {theta:+.2f} | {exact['EM'][i]:.2f} | {m['em_estimate'][i]:.4f} | "
-                f"{_steps_cell(theta, m['em_steps'][i], m['em_converged_at'][i])} | "
+                f"{_steps_cell(m['em_steps'][i], m['em_converged_at'][i])} | "
                 f"{m['best_slope'] * abs(theta):.4f} | {m['gp_estimate'][i]:.4f} | "
                 f"{exact['JS'][i]:.4f} | {m['js_estimate'][i]:.4f} |")
   rows += ["", "| critic (discriminator) steps at θ = 1 | "
