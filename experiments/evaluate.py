@@ -12,7 +12,7 @@ import json
 
 from absl import flags
 
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 from wgan_jax.metrics import evaluation
 from wgan_jax.metrics import inception
 
@@ -30,15 +30,15 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  wgan_flags.quiet_logging()
+  cli.quiet_logging()
   try:
     out = evaluation.evaluate_workdir(_WORKDIR.value, _NUM.value, _WEIGHTS.value,
                                       seed=_SEED.value, size=_RESIZE.value)
   except ValueError as e:
-    wgan_flags.fail(str(e))
+    cli.fail(str(e))
   print(json.dumps({k: out[k] for k in ("step", "fid", "kid_mean", "is_mean", "precision",
                                         "recall", "num_generated") if k in out}))
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main)
+  cli.run(main)

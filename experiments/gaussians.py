@@ -13,7 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from wgan_jax import checks
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 from wgan_jax import files
 from wgan_jax import gaussians
 from wgan_jax.configs import gaussians as gaussians_config
@@ -25,15 +25,15 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/gaussians", "Where the results a
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  wgan_flags.quiet_logging()
-  config = wgan_flags.config_or_exit(_CONFIG)
+  cli.quiet_logging()
+  config = cli.config_or_exit(_CONFIG)
   try:
     files.check_workdir(_WORKDIR.value)
     checks.check(config)
   except ValueError as e:
-    wgan_flags.fail(str(e))
+    cli.fail(str(e))
   gaussians.run(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main, config=gaussians_config, default=True)
+  cli.run(main, config=gaussians_config, default=True)

@@ -14,7 +14,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 from wgan_jax import lock
 from wgan_jax import mnist_reproduction
 from wgan_jax import train
@@ -28,15 +28,15 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  wgan_flags.quiet_logging()
+  cli.quiet_logging()
   try:
-    mnist_reproduction.run(wgan_flags.config_or_exit(_CONFIG), _WORKDIR.value)
+    mnist_reproduction.run(cli.config_or_exit(_CONFIG), _WORKDIR.value)
   except (train.ConfigError, lock.WorkdirBusy) as e:  # nothing written
-    wgan_flags.fail(str(e))
+    cli.fail(str(e))
   except train.RunStopped as e:  # a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main, config=mnist_reproduction_config, default=True)
+  cli.run(main, config=mnist_reproduction_config, default=True)

@@ -24,7 +24,7 @@ import sys
 
 from absl import flags
 
-from wgan_jax import config_flags
+from wgan_jax import cli
 from wgan_jax.paper import report
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/paper", "Where the parts and report.md go.")
@@ -37,13 +37,13 @@ _QUICK = flags.DEFINE_bool("quick", False, "A smoke test: every part at tiny set
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  config_flags.quiet_logging()
+  cli.quiet_logging()
   # Everything that can refuse the flags runs before anything is written.
   try:
     parts = report.parse_parts(_PARTS.value)
     report.check_workdir(_WORKDIR.value, _QUICK.value, parts)
   except ValueError as e:
-    config_flags.fail(str(e))
+    cli.fail(str(e))
   command = " ".join(["python experiments/reproduce_paper.py", f"--workdir={_WORKDIR.value}",
                       f"--parts={','.join(parts)}"] + (["--quick"] if _QUICK.value else []))
   outcomes = report.run(_WORKDIR.value, parts, _QUICK.value, command)
@@ -55,4 +55,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  config_flags.run(main)
+  cli.run(main)

@@ -10,7 +10,7 @@ import os
 
 from absl import flags
 
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 from wgan_jax import files
 from wgan_jax import train
 from wgan_jax import writers
@@ -25,13 +25,13 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  wgan_flags.quiet_logging()
+  cli.quiet_logging()
   out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
   try:
     files.check_workdir(out, "--out")
     samples, step = train.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
-    wgan_flags.fail(str(e))
+    cli.fail(str(e))
   os.makedirs(out, exist_ok=True)
   if _FORMAT.value == "npy":
     path = os.path.join(out, f"samples_step{step}.npy")
@@ -44,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main)
+  cli.run(main)

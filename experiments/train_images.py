@@ -13,7 +13,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 from wgan_jax import lock
 from wgan_jax import train
 from wgan_jax.configs import base
@@ -26,11 +26,11 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv  # parse_or_exit refuses positional arguments
-  wgan_flags.quiet_logging()
+  cli.quiet_logging()
   try:
-    train.train_and_evaluate(wgan_flags.config_or_exit(_CONFIG), _WORKDIR.value)
+    train.train_and_evaluate(cli.config_or_exit(_CONFIG), _WORKDIR.value)
   except (train.ConfigError, lock.WorkdirBusy) as e:
-    wgan_flags.fail(str(e))
+    cli.fail(str(e))
   except train.RunStopped as e:  # a NaN, a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -39,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  wgan_flags.run(main, config=base)
+  cli.run(main, config=base)

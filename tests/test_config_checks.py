@@ -23,7 +23,7 @@ from PIL import Image
 import pytest
 
 from wgan_jax import checks
-from wgan_jax import config_flags as wgan_flags
+from wgan_jax import cli
 
 # ml_collections loads config files with the deprecated load_module, once per parse.
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
@@ -59,7 +59,7 @@ def parse(script: str, args: list[str]) -> list[str]:
   argv = [f"{script}.py", *args]
   saved, sys.argv = sys.argv, argv  # ml_collections reads --config.<field> overrides there
   try:
-    return wgan_flags.parse_or_exit(argv)
+    return cli.parse_or_exit(argv)
   finally:
     sys.argv = saved
 
@@ -265,7 +265,7 @@ def test_shipped_configs_pass_without_warnings():
 DRIVER = r"""
 import contextlib, importlib.util, io, json, os, sys
 from absl import flags
-from wgan_jax import config_flags
+from wgan_jax import cli
 script, cases = sys.argv[1], json.loads(sys.stdin.read())
 spec = importlib.util.spec_from_file_location("launcher", script)
 module = importlib.util.module_from_spec(spec)
@@ -281,7 +281,7 @@ for argv in cases:
   err, code = io.StringIO(), 0
   with contextlib.redirect_stderr(err):
     try:
-      module.main(config_flags.parse_or_exit([script, *argv]))
+      module.main(cli.parse_or_exit([script, *argv]))
     except SystemExit as e:
       code = e.code
   results.append([code, err.getvalue()])

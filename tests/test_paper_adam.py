@@ -41,7 +41,7 @@ def sign_cosine(g):
 def test_cosine_of_sgd_is_one_and_of_ascent_minus_one():
   grads, params = grads_and_params()
   for lr, expected in ((0.1, 1.0), (-0.1, -1.0)):  # a negative rate climbs the gradient
-    tx = steps_lib.with_update_cosine(optax.sgd(lr))
+    tx = optim.with_update_cosine(optax.sgd(lr))
     _, state = tx.update(grads, tx.init(params), params)
     np.testing.assert_allclose(float(state.update_cosine), expected, rtol=1e-6)
 
@@ -49,7 +49,7 @@ def test_cosine_of_sgd_is_one_and_of_ascent_minus_one():
 def test_cosine_of_adams_first_step_is_that_of_the_gradients_sign():
   # Bias-corrected, Adam's first step is -lr g / (|g| + eps), about -lr sign(g).
   grads, params = grads_and_params(1)
-  tx = steps_lib.with_update_cosine(optax.adam(1e-3, b1=0.5, eps=1e-8))
+  tx = optim.with_update_cosine(optax.adam(1e-3, b1=0.5, eps=1e-8))
   _, state = tx.update(grads, tx.init(params), params)
   np.testing.assert_allclose(float(state.update_cosine), sign_cosine(flat(grads)), rtol=1e-5)
 
@@ -58,7 +58,7 @@ def test_cosine_turns_negative_when_momentum_outweighs_a_reversed_gradient():
   # b1 = 0.9: after g, a gradient -0.05 g leaves momentum 0.09 g - 0.005 g = 0.085 g, so the
   # step still goes along -sign(g) while the descent direction is now +g.
   grads, params = grads_and_params(2)
-  tx = steps_lib.with_update_cosine(optax.adam(1e-3, b1=0.9))
+  tx = optim.with_update_cosine(optax.adam(1e-3, b1=0.9))
   _, state = tx.update(grads, tx.init(params), params)
   reversed_grads = jax.tree.map(lambda g: -0.05 * g, grads)
   _, state = tx.update(reversed_grads, state, params)
@@ -68,7 +68,7 @@ def test_cosine_turns_negative_when_momentum_outweighs_a_reversed_gradient():
 def test_rmsprop_cosine_is_positive_by_construction():
   rng = np.random.default_rng(3)
   _, params = grads_and_params()
-  tx = steps_lib.with_update_cosine(optim.torch_rmsprop(1e-2))
+  tx = optim.with_update_cosine(optim.torch_rmsprop(1e-2))
   state = tx.init(params)
   for _ in range(20):  # arbitrary gradients, momentum-free: always a positive rescaling
     grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape) * 10 ** rng.uniform(-3, 3),
@@ -90,7 +90,7 @@ def test_training_step_returns_one_cosine_per_critic_update_before_clipping():
   # though the clipping (c small) changes what is applied.
   # With the official schedule, generator iteration 0 runs 7 critic updates and iteration 30
   # runs 3: both report the cosines of the last 3.
-  tx = optax.chain(steps_lib.with_update_cosine(optax.sgd(0.5)), optim.clip_params(0.05))
+  tx = optax.chain(optim.with_update_cosine(optax.sgd(0.5)), optim.clip_params(0.05))
   steps = steps_lib.make_steps(
       toy_spec(tx, n_critic=3, official_schedule=True, warmup_critic_iters=7))
   state = steps.init(jax.random.key(0))

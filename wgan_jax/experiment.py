@@ -80,7 +80,7 @@ def _optimizer(opt, updates: int, record_cosine: bool = False) -> optax.Gradient
   """The optax transform of an optimiser section over a run of ``updates`` updates.
 
   ``record_cosine`` records cos(update, -gradient) inside the clipping (see
-  ``steps.with_update_cosine``).
+  ``optim.with_update_cosine``).
   """
   if opt.name == "frozen":
     return optax.set_to_zero()

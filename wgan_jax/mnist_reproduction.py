@@ -101,7 +101,7 @@ def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
                  seed: int, statistics: str | None = None) -> dict:
   """The summary of one finished run: its setup, step, training time and digit metrics;
   ``statistics`` replaces the run's ``run.sample_statistics``."""
-  from wgan_jax.metrics import images as image_metrics
+  from wgan_jax.metrics import digits
   from wgan_jax import train
   from wgan_jax import writers
 
@@ -111,7 +111,7 @@ def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
          "critic": f"{config.critic.name} ({config.critic.norm})",
          "generator_iterations": step,
          "wall_time_s": training_wall_time(writers.read_metrics(workdir))}
-  out.update(image_metrics.digit_metrics_or_nan(classifier, samples, real_Mx28x28x1))
+  out.update(digits.digit_metrics_or_nan(classifier, samples, real_Mx28x28x1))
   return out
 
 
@@ -167,7 +167,7 @@ def run(config, workdir: str) -> dict:
   from wgan_jax import checks
   from wgan_jax import experiment
   from wgan_jax import files
-  from wgan_jax.metrics import images as image_metrics
+  from wgan_jax.metrics import digits
 
   checks.check(config)
   runs = experiment.sweep(config)
@@ -178,7 +178,7 @@ def run(config, workdir: str) -> dict:
   training_s = time.perf_counter() - start
 
   # One classifier for every run (trained once, a few seconds, then cached in the workdir).
-  classifier = image_metrics.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
+  classifier = digits.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
                                                   seed=seed,
                                                   epochs=config.eval.classifier_epochs)
   real = real_reference(num_real, seed)

@@ -8,7 +8,7 @@ critic step instead, so its generator step sees an unclipped critic; we follow t
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -69,7 +69,7 @@ def make_optimizer(config: OptimizerConfig, schedule: optax.Schedule | None = No
   """The optax transform for ``config``; ``schedule`` (steps -> lr) replaces the constant lr.
 
   ``record_cosine`` keeps cos(update, -gradient) of the optimiser's own step, before any
-  clipping, in its state (``steps.with_update_cosine``, for ``GANSpec.log_update_cosine``).
+  clipping, in its state (``with_update_cosine``, for ``GANSpec.log_update_cosine``).
   """
   lr = schedule if schedule is not None else config.learning_rate
   if config.name == "rmsprop":
@@ -79,11 +79,38 @@ def make_optimizer(config: OptimizerConfig, schedule: optax.Schedule | None = No
   else:
     raise ValueError(f"unknown optimiser {config.name!r}; choose rmsprop or adam")
   if record_cosine:
-    from wgan_jax import steps  # steps reads the cosine from this state
-    tx = steps.with_update_cosine(tx)
+    tx = with_update_cosine(tx)
   if config.clip is not None:
     tx = optax.chain(tx, clip_params(config.clip))
   return tx
+
+
+class UpdateCosineState(NamedTuple):
+  inner: Any
+  update_cosine: jax.Array  # of the last update
+
+
+def update_cosine(updates, grads) -> jax.Array:
+  """cos(updates, -grads): 1 for a gradient-descent step, negative for a step uphill; 0 if
+  either is zero."""
+  dot = -optax.tree.vdot(updates, grads)
+  norms = optax.tree.norm(updates) * optax.tree.norm(grads)
+  return jnp.where(norms > 0, dot / jnp.where(norms > 0, norms, 1.0), 0.0)
+
+
+def with_update_cosine(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+  """``tx`` that also keeps the cosine of its own update with the gradient in its state, for
+  ``steps.GANSpec.log_update_cosine``. Put it inside the clipping (``optax.chain(with_update_cosine(
+  adam), clip_params(c))``) so that the cosine is the optimiser's step, before the projection."""
+
+  def init_fn(params):
+    return UpdateCosineState(tx.init(params), jnp.zeros(()))
+
+  def update_fn(grads, state, params=None):
+    updates, inner = tx.update(grads, state.inner, params)
+    return updates, UpdateCosineState(inner, update_cosine(updates, grads))
+
+  return optax.GradientTransformation(init_fn, update_fn)
 
 
 # The papers' settings: (generator, critic) optimisers for each method.

@@ -110,7 +110,7 @@ class GANSpec:
   batch_sharding: Any = None
   # Log cos(update, -gradient) of every critic update (Section 4.3: negative when the critic's
   # optimiser steps against the descent direction). The critic's optimiser must record it: wrap
-  # the optimiser inside any clipping with ``with_update_cosine``.
+  # the optimiser inside any clipping with ``optim.with_update_cosine``.
   log_update_cosine: bool = False
   # The BatchNorm statistics of ``generate``: "batch", each batch of ``batch_size`` samples its
   # own, as in the official code (which never switches the generator to eval mode), or
@@ -125,34 +125,6 @@ class GANSpec:
     if self.sample_statistics not in SAMPLE_STATISTICS:
       raise ValueError(f"sample_statistics must be one of {', '.join(SAMPLE_STATISTICS)}, got "
                        f"{self.sample_statistics!r}")
-
-
-class UpdateCosineState(NamedTuple):
-  inner: Any
-  update_cosine: jax.Array  # of the last update
-
-
-def update_cosine(updates, grads) -> jax.Array:
-  """cos(updates, -grads): 1 for a gradient-descent step, negative for a step uphill; 0 if
-  either is zero."""
-  dot = -optax.tree.vdot(updates, grads)
-  norms = optax.tree.norm(updates) * optax.tree.norm(grads)
-  return jnp.where(norms > 0, dot / jnp.where(norms > 0, norms, 1.0), 0.0)
-
-
-def with_update_cosine(tx: optax.GradientTransformation) -> optax.GradientTransformation:
-  """``tx`` that also keeps the cosine of its own update with the gradient in its state, for
-  ``GANSpec.log_update_cosine``. Put it inside the clipping (``optax.chain(with_update_cosine(
-  adam), clip_params(c))``) so that the cosine is the optimiser's step, before the projection."""
-
-  def init_fn(params):
-    return UpdateCosineState(tx.init(params), jnp.zeros(()))
-
-  def update_fn(grads, state, params=None):
-    updates, inner = tx.update(grads, state.inner, params)
-    return updates, UpdateCosineState(inner, update_cosine(updates, grads))
-
-  return optax.GradientTransformation(init_fn, update_fn)
 
 
 class GANState(NamedTuple):
@@ -265,7 +237,7 @@ def make_steps(spec: GANSpec) -> Steps:
       cosine = optax.tree.get(c_opt, "update_cosine")
       if cosine is None:
         raise ValueError("log_update_cosine needs a critic optimiser wrapped in "
-                         "with_update_cosine")
+                         "optim.with_update_cosine")
       metrics["update_cosine"] = cosine
     return state._replace(generator_stats=g_stats, critic_params=c_params, critic_stats=c_stats,
                           critic_opt_state=c_opt, critic_iter=state.critic_iter + 1), metrics

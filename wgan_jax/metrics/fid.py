@@ -9,9 +9,11 @@ splits drawn by the same seeded ``np.random.RandomState``), precision/recall/den
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
-from wgan_jax.metrics import images as image_metrics
+import numpy as np
+import scipy.linalg
+
 from wgan_jax.metrics import inception as inception_lib
 
 # torch-fidelity's defaults: 100 subsets of 1,000 samples, 10 splits, seed 2020; prdc's
@@ -21,6 +23,39 @@ KID_SUBSET_SIZE = 1000
 ISC_SPLITS = 10
 RNG_SEED = 2020
 NEAREST_K = 5
+
+
+def frechet_distance(mu1_F, sigma1_FxF, mu2_F, sigma2_FxF, eps: float = 1e-6) -> float:
+  """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2), as in the FID code.
+
+  d = |mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)). The matrix square root is
+  scipy.linalg.sqrtm's; its real part is kept (round-off gives tiny imaginary parts), and where it
+  is not finite (a singular product) it is recomputed with eps * I added to both covariances, as
+  the reference FID implementation does. Round-off can make identical Gaussians come out a hair
+  below zero; the result is clipped at 0.
+  """
+  mu1_F, mu2_F = np.atleast_1d(np.asarray(mu1_F, np.float64)), np.atleast_1d(
+      np.asarray(mu2_F, np.float64))
+  sigma1_FxF, sigma2_FxF = np.atleast_2d(np.asarray(sigma1_FxF, np.float64)), np.atleast_2d(
+      np.asarray(sigma2_FxF, np.float64))
+  f = mu1_F.shape[0]
+  if mu1_F.shape != (f,) or mu2_F.shape != (f,) or sigma1_FxF.shape != (f, f) \
+      or sigma2_FxF.shape != (f, f):
+    raise ValueError(f"expected means (F,) and covariances (F, F); got {mu1_F.shape}, "
+                     f"{sigma1_FxF.shape}, {mu2_F.shape}, {sigma2_FxF.shape}")
+  diff_F = mu1_F - mu2_F
+  with warnings.catch_warnings():
+    # Dead ReLU units give features of zero variance, so the product is often singular and sqrtm
+    # warns; its trace is still accurate (the tests check singular diagonal cases against the
+    # closed form), and a result that is not finite is handled below.
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+    covmean_FxF = scipy.linalg.sqrtm(sigma1_FxF @ sigma2_FxF)
+    if not np.all(np.isfinite(covmean_FxF)):
+      offset_FxF = np.eye(f) * eps
+      covmean_FxF = scipy.linalg.sqrtm((sigma1_FxF + offset_FxF) @ (sigma2_FxF + offset_FxF))
+  distance = (diff_F @ diff_F + np.trace(sigma1_FxF) + np.trace(sigma2_FxF)
+              - 2 * np.trace(np.real(covmean_FxF)))
+  return max(float(distance), 0.0)
 
 
 def fid_from_features(features_a_NxF, features_b_MxF) -> float:
@@ -41,7 +76,7 @@ def fid_from_features(features_a_NxF, features_b_MxF) -> float:
     sets.append(features)
   (a_NxF, b_MxF), dim = sets, sets[0].shape[1]
   if min(len(a_NxF), len(b_MxF)) >= dim:
-    return image_metrics.frechet_distance(a_NxF.mean(axis=0), np.cov(a_NxF, rowvar=False),
+    return frechet_distance(a_NxF.mean(axis=0), np.cov(a_NxF, rowvar=False),
                                           b_MxF.mean(axis=0), np.cov(b_MxF, rowvar=False))
   diff_F = a_NxF.mean(axis=0) - b_MxF.mean(axis=0)
   centred_a, centred_b = a_NxF - a_NxF.mean(axis=0), b_MxF - b_MxF.mean(axis=0)

@@ -354,7 +354,7 @@ def train_mnist(config, name: str, classifier, real, num_samples: int) -> dict:
   metrics of ``num_samples`` samples."""
   import jax
 
-  from wgan_jax.metrics import images as image_metrics
+  from wgan_jax.metrics import digits
   from wgan_jax import train
   from wgan_jax import writers
 
@@ -368,7 +368,7 @@ def train_mnist(config, name: str, classifier, real, num_samples: int) -> dict:
   generate = steps_lib.generate_over_seeds(run.steps)
   keys = jax.random.split(jax.random.key(seed + 1000), 1)
   samples = np.asarray(generate(state, keys, num_samples)[0])
-  digits = image_metrics.digit_metrics_or_nan(classifier, samples, real)
+  digits = digits.digit_metrics_or_nan(classifier, samples, real)
   estimate_T = history["estimate"][:, 0].astype(np.float64)
   cos = cosines_TxN(history, run.spec.n_critic)
   episodes = unstable_episodes(estimate_T)

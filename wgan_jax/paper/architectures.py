@@ -10,7 +10,7 @@ WGAN runs with the official critic schedule, GAN runs without (one discriminator
 the DCGAN baseline); 2,000 generator iterations each; the MLP generator initialised as PyTorch's
 Linear default, the DCGAN networks with DCGAN's N(0, 0.02).
 
-Each run's final generator is judged with the digit classifier of ``wgan_jax.metrics.images`` (1,000
+Each run's final generator is judged with the digit classifier of ``wgan_jax.metrics.digits`` (1,000
 samples against 1,000 random real digits) through ``mnist_reproduction.evaluate_run``, with the
 BatchNorm statistics of ``run.sample_statistics`` and, for comparison, with the other choice.
 """
@@ -54,11 +54,11 @@ CHANGES = [
 
 
 def digit_classifier(workdir: str, config):
-  """The digit classifier of ``metrics.images`` for a config with an ``eval`` section, trained
+  """The digit classifier of ``metrics.digits`` for a config with an ``eval`` section, trained
   for ``eval.classifier_epochs`` and cached in ``workdir``."""
-  from wgan_jax.metrics import images as image_metrics
+  from wgan_jax.metrics import digits
 
-  return image_metrics.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
+  return digits.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
                                             seed=config.run.seed,
                                             epochs=config.eval.classifier_epochs)
 
@@ -100,7 +100,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   when ``quick``)."""
   from wgan_jax import checks
   from wgan_jax import experiment
-  from wgan_jax.metrics import images as image_metrics
+  from wgan_jax.metrics import digits
   from wgan_jax import mnist_reproduction as repro
   from wgan_jax import plots
 
@@ -136,7 +136,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   for name, message in diverged.items():
     rows[name].update(note=f"diverged: {message}", mean_top_prob=math.nan)
   real_row = {"run": f"real digits ({num_real}, disjoint)",
-              **image_metrics.digit_metrics(classifier, held_out, reference)}
+              **digits.digit_metrics(classifier, held_out, reference)}
   verdict, outcomes = judge(rows, generators)
 
   sheets = [[repro.final_sheet(workdir, rows[f"{m}_{g}"]) for g in generators] for m in METHODS]

@@ -4,7 +4,7 @@ The runs of wgan_jax/configs/image_curves.py: WGAN and GAN with the DCGAN and th
 against the DCGAN critic (the architectures part's runs, reused from ``<workdir>/../architectures``
 when they are the same and finished), and WGAN with an MLP generator and critic at a learning
 rate ten times Algorithm 1's, which the paper reports to fail. At every checkpoint the generator's
-samples are judged by the digit classifier of ``wgan_jax.metrics.images`` (the Fréchet distance
+samples are judged by the digit classifier of ``wgan_jax.metrics.digits`` (the Fréchet distance
 of its features to real digits, and the classes covered); the critic's estimate there is its
 per-iteration value median-filtered with the figures' centred window of 101 iterations (for GAN:
 the JS estimate ½L + log 2 and, for Figure 9, the generator's loss).
@@ -39,7 +39,7 @@ from wgan_jax import steps as steps_lib
 from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import image_curves as part_config
-from wgan_jax.metrics import images as image_metrics
+from wgan_jax.metrics import digits
 from wgan_jax.paper import Claim, PartResult, fmt
 from wgan_jax.paper import architectures
 
@@ -212,7 +212,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   reference = repro.real_reference(config.eval.real, config.run.seed)
   numbers, figures = {}, []
   for name, c in runs.items():
-    judged = [(step, image_metrics.digit_metrics_or_nan(classifier, samples, reference))
+    judged = [(step, digits.digit_metrics_or_nan(classifier, samples, reference))
               for step, samples in train.sample_checkpoints(dirs[name], config.eval.samples,
                                                             config.run.seed + 1000)]
     steps_E = np.array([step for step, _ in judged])

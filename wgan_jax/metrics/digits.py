@@ -13,11 +13,11 @@ import logging
 import pathlib
 import time
 from typing import Any
-import warnings
 
 import numpy as np
 
 from wgan_jax import files
+from wgan_jax.metrics import fid
 
 NUM_DIGITS = 10
 DIGIT_SIZE = 28  # the classifier sees 28x28x1 images; other inputs are resized to it
@@ -330,41 +330,6 @@ def class_kl(counts_K) -> float:
   return max(float(np.sum(p_K[nz] * np.log(p_K[nz] * counts_K.size))), 0.0)
 
 
-def frechet_distance(mu1_F, sigma1_FxF, mu2_F, sigma2_FxF, eps: float = 1e-6) -> float:
-  """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2), as in the FID code.
-
-  d = |mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)). The matrix square root is
-  scipy.linalg.sqrtm's; its real part is kept (round-off gives tiny imaginary parts), and where it
-  is not finite (a singular product) it is recomputed with eps * I added to both covariances, as
-  the reference FID implementation does. Round-off can make identical Gaussians come out a hair
-  below zero; the result is clipped at 0.
-  """
-  import scipy.linalg
-
-  mu1_F, mu2_F = np.atleast_1d(np.asarray(mu1_F, np.float64)), np.atleast_1d(
-      np.asarray(mu2_F, np.float64))
-  sigma1_FxF, sigma2_FxF = np.atleast_2d(np.asarray(sigma1_FxF, np.float64)), np.atleast_2d(
-      np.asarray(sigma2_FxF, np.float64))
-  f = mu1_F.shape[0]
-  if mu1_F.shape != (f,) or mu2_F.shape != (f,) or sigma1_FxF.shape != (f, f) \
-      or sigma2_FxF.shape != (f, f):
-    raise ValueError(f"expected means (F,) and covariances (F, F); got {mu1_F.shape}, "
-                     f"{sigma1_FxF.shape}, {mu2_F.shape}, {sigma2_FxF.shape}")
-  diff_F = mu1_F - mu2_F
-  with warnings.catch_warnings():
-    # Dead ReLU units give features of zero variance, so the product is often singular and sqrtm
-    # warns; its trace is still accurate (the tests check singular diagonal cases against the
-    # closed form), and a result that is not finite is handled below.
-    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-    covmean_FxF = scipy.linalg.sqrtm(sigma1_FxF @ sigma2_FxF)
-    if not np.all(np.isfinite(covmean_FxF)):
-      offset_FxF = np.eye(f) * eps
-      covmean_FxF = scipy.linalg.sqrtm((sigma1_FxF + offset_FxF) @ (sigma2_FxF + offset_FxF))
-  distance = (diff_F @ diff_F + np.trace(sigma1_FxF) + np.trace(sigma2_FxF)
-              - 2 * np.trace(np.real(covmean_FxF)))
-  return max(float(distance), 0.0)
-
-
 def _gaussian_fit(features_NxF: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   features_NxF = np.asarray(features_NxF, np.float64)
   return features_NxF.mean(axis=0), np.cov(features_NxF, rowvar=False)
@@ -408,7 +373,7 @@ def digit_metrics(classifier: DigitClassifier, generated_NxHxWxC, real_MxHxWxC=N
       "class_histogram": [int(c) for c in counts_K],
   }
   if real is not None:
-    out["frechet"] = frechet_distance(*_gaussian_fit(features_NxF),
+    out["frechet"] = fid.frechet_distance(*_gaussian_fit(features_NxF),
                                       *_gaussian_fit(classifier.features(real)))
   return out
 
@@ -425,5 +390,5 @@ def digit_metrics_or_nan(classifier: DigitClassifier, generated_NxHxWxC, real_Mx
 
 
 __all__ = ["DigitClassifier", "train_digit_classifier", "get_digit_classifier", "digit_split",
-            "digit_metrics", "digit_metrics_or_nan", "frechet_distance", "class_kl", "NUM_DIGITS", "DIGIT_SIZE",
+            "digit_metrics", "digit_metrics_or_nan", "class_kl", "NUM_DIGITS", "DIGIT_SIZE",
             "FEATURE_DIM", "COVERAGE_PERCENT"]
