@@ -17,6 +17,9 @@ from typing import Any, Callable
 
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import base
+from wgan_jax.configs import validate
+# ConfigError and the count and seed checks, which the launchers and train.py use through this module.
+from wgan_jax.configs.validate import ConfigError, check_count, check_seed  # noqa
 from wgan_jax.data import toy
 
 CRITIC_NORMS = ("batch", "layer", "none")
@@ -46,56 +49,8 @@ REQUIRED = {
 }
 
 
-# The step counter, the networks' shapes and the scanned loops' lengths are int32 (JAX without
-# x64), so no count can exceed this; a larger one fails deep inside a trace.
-MAX_COUNT = 2**31 - 1
-# jax.random.key and numpy's generators take any 32-bit seed, and the runs derive a few more
-# seeds by adding small offsets, which stay within int64.
-MAX_SEED = 2**32 - 1
-
-
 # The digits that eval.real draws from (wgan_jax/data/images.py's mnist_offline).
 MNIST_OFFLINE_DIGITS = 5000
-
-
-class ConfigError(ValueError):
-  """A config or workdir that cannot run; nothing has been written."""
-
-
-def memory_bytes() -> int:
-  """Memory of the first device: what an accelerator reports, else the host's physical RAM."""
-  import jax
-  stats = jax.local_devices()[0].memory_stats() or {}
-  if stats.get("bytes_limit"):
-    return int(stats["bytes_limit"])
-  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _gib(n: int) -> str:
-  return f"{n / 2**30:,.1f} GiB"
-
-
-def check_count(name: str, value: Any, low: int = 1,
-                bytes_of: Callable[[int], int] | None = None, what: str = "") -> None:
-  """ConfigError unless ``value`` is an integer in [low, MAX_COUNT] and ``bytes_of(value)``
-  bytes (``what`` says of what; growing with the value) fit in the memory of the device; the
-  message names the largest value that does."""
-  if not _is_int(value):
-    raise ConfigError(f"{name} must be an integer, got {value!r}")
-  if value < low:
-    raise ConfigError(f"{name} must be at least {low}, got {value!r}")
-  if value > MAX_COUNT:
-    raise ConfigError(f"{name} must be at most {MAX_COUNT} (counts and shapes are 32-bit "
-                      f"integers), got {value}")
-  if bytes_of is not None:
-    have = memory_bytes()
-    if bytes_of(value) > have:
-      fits, too_big = low - 1, value  # bisection: bytes_of(fits) <= have < bytes_of(too_big)
-      while too_big - fits > 1:
-        middle = (fits + too_big) // 2
-        fits, too_big = (middle, too_big) if bytes_of(middle) <= have else (fits, middle)
-      raise ConfigError(f"{name}={value} needs at least {_gib(bytes_of(value))} for {what}, "
-                        f"more than the {_gib(have)} of memory here; use at most {fits}")
 
 
 def check_state_fits(template, settings: str) -> None:
@@ -105,20 +60,10 @@ def check_state_fits(template, settings: str) -> None:
   import numpy as np
   need = sum(int(np.prod(leaf.shape, dtype=object)) * np.dtype(leaf.dtype).itemsize
              for leaf in jax.tree.leaves(template))
-  have = memory_bytes()
+  have = validate.memory_bytes()
   if need > have:
-    raise ConfigError(f"the networks and optimiser states need {_gib(need)}, more than the "
-                      f"{_gib(have)} of memory here; lower {settings}")
-
-
-def check_seed(name: str, value: Any) -> None:
-  """ConfigError unless ``value`` is a seed in [0, MAX_SEED]."""
-  if not _is_int(value):
-    raise ConfigError(f"{name} must be an integer, got {value!r}")
-  if value < 0:
-    raise ConfigError(f"{name} must be at least 0, got {value}")
-  if value > MAX_SEED:
-    raise ConfigError(f"{name} must be at most {MAX_SEED} (seeds are 32-bit), got {value}")
+    raise ConfigError(f"the networks and optimiser states need {validate.gib(need)}, more than the "
+                      f"{validate.gib(have)} of memory here; lower {settings}")
 
 
 def example_bytes(config) -> int:
@@ -133,46 +78,17 @@ def example_bytes(config) -> int:
   return 4 * (2 * sample + g.noise_dim + width)
 
 
-def _is_int(value: Any) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _at_least(section, path: str, name: str, low: int) -> None:
-  check_count(f"--config.{path}.{name}", section[name], low)
-
-
-def _one_of(section, path: str, name: str, choices, what: str) -> None:
-  value = section[name]
-  if value not in choices:
-    raise ConfigError(f"--config.{path}.{name}: unknown {what} {value!r}; "
-                      f"choose from {', '.join(choices)}")
-
-
-def _positive(name: str, value: Any) -> None:
-  if not _is_number(value) or not (math.isfinite(value) and value > 0):
-    raise ConfigError(f"--config.{name} must be a finite number above 0, got {value!r}")
-
-
-def _boolean(section, path: str, name: str) -> None:
-  if not isinstance(section[name], bool):
-    raise ConfigError(f"--config.{path}.{name} must be True or False, got {section[name]!r}")
-
-
 def _check_optimizer(config, which: str) -> None:
   opt = config[which]
-  _one_of(opt, which, "name", OPTIMIZERS, "optimiser")
-  _positive(f"{which}.learning_rate", opt.learning_rate)
+  validate.one_of(opt, which, "name", OPTIMIZERS, "optimiser")
+  validate.positive(f"{which}.learning_rate", opt.learning_rate)
   for beta in ("b1", "b2"):
     value = opt[beta]
-    if not _is_number(value) or not 0 <= value < 1:
+    if not validate.is_number(value) or not 0 <= value < 1:
       raise ConfigError(f"--config.{which}.{beta} must lie in [0, 1), got {value!r}")
   if opt.clip is not None:
-    _positive(f"{which}.clip", opt.clip)
-  _boolean(opt, which, "decay")
+    validate.positive(f"{which}.clip", opt.clip)
+  validate.boolean(opt, which, "decay")
 
 
 def _check_sections(config, required: dict) -> None:
@@ -214,33 +130,34 @@ def check_config(config) -> list[str]:
     return _check_run(config)
   _check_sections(config, {"sweep": ("datasets", "runs"), "variants": ()})
   seeds = config.run.get("seeds", 1)
-  check_count("--config.run.seeds", seeds)
-  check_count("--config.run.jobs", config.run.get("jobs", 1))
+  validate.check_count("--config.run.seeds", seeds)
+  validate.check_count("--config.run.jobs", config.run.get("jobs", 1))
   evaluation = config.get("eval", {})
   for name in ("samples", "curve_samples"):
     if name in evaluation and "real" not in evaluation:  # toy samples, measured by exact W1
-      check_count(f"--config.eval.{name}", evaluation[name], 1, lambda n: 8 * n * n,
+      validate.check_count(f"--config.eval.{name}", evaluation[name], 1, lambda n: 8 * n * n,
                   "the exact W1's N x N cost matrix")
   if "num_evals" in evaluation:
-    check_count("--config.eval.num_evals", evaluation.num_evals)
+    validate.check_count("--config.eval.num_evals", evaluation.num_evals)
   if "real" in evaluation:  # digits judged against real ones from the 5,000 offline digits
-    check_count("--config.eval.real", evaluation.real, 2)
+    validate.check_count("--config.eval.real", evaluation.real, 2)
     if evaluation.real > MNIST_OFFLINE_DIGITS:
       raise ConfigError(f"--config.eval.real must be at most {MNIST_OFFLINE_DIGITS} (the "
                         f"offline set), got {evaluation.real}")
-    check_count("--config.eval.samples", evaluation.samples, 2, lambda n: n * 4 * 28 * 28,
+    validate.check_count("--config.eval.samples", evaluation.samples, 2,
+                         lambda n: n * 4 * 28 * 28,
                 "the generated digits")
   if "classifier_epochs" in evaluation:
-    check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
+    validate.check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
   if "judge_diverged" in evaluation:
-    _boolean(evaluation, "eval", "judge_diverged")
+    validate.boolean(evaluation, "eval", "judge_diverged")
   reuse = evaluation.get("reuse", "")
   if not isinstance(reuse, str) or not re.fullmatch(r"[A-Za-z0-9_]*", reuse):
     raise ConfigError(f"--config.eval.reuse must be a part's name (a folder beside this part's), "
                       f"got {reuse!r}")
   snapshots = evaluation.get("snapshots", (1.0,))
   if (not isinstance(snapshots, tuple) or not snapshots
-      or not all(_is_number(f) and 0 < f <= 1 for f in snapshots)):
+      or not all(validate.is_number(f) and 0 < f <= 1 for f in snapshots)):
     raise ConfigError(f"--config.eval.snapshots must be fractions in (0, 1], got {snapshots}")
   datasets = config.sweep.datasets.split(",") if config.sweep.datasets else []
   runs = config.sweep.runs.split(",")
@@ -272,26 +189,26 @@ def _check_part(config) -> None:
   """The sections of a paper part beyond the runs' (wgan_jax/configs/lines.py)."""
   if "lines" in config:
     lines = config.lines
-    if not _is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
+    if not validate.is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
       raise ConfigError(f"--config.lines.grid must be odd and at least 3, got {lines.grid!r}")
     for name in ("critic_steps", "eval_samples", "theta_eval_every", "check_every",
                  "max_steps"):
-      _at_least(lines, "lines", name, 1)
+      validate.at_least(lines, "lines", name, 1)
     if lines.check_every % 2 or lines.max_steps % lines.check_every:
       raise ConfigError(f"--config.lines.check_every ({lines.check_every}) must be even and "
                         f"divide --config.lines.max_steps ({lines.max_steps})")
     marks = lines.gradient_checkpoints
-    if (not isinstance(marks, tuple) or not marks or not all(_is_int(m) for m in marks)
+    if (not isinstance(marks, tuple) or not marks or not all(validate.is_int(m) for m in marks)
         or min(marks) < 1 or max(marks) > lines.critic_steps):
       raise ConfigError(f"--config.lines.gradient_checkpoints must lie in [1, critic_steps = "
                         f"{lines.critic_steps}], got {marks}")
   if "two_gaussians" in config:
     part = config.two_gaussians
     for name in ("critic_steps", "eval_samples", "seeds"):
-      _at_least(part, "two_gaussians", name, 1)
-    _at_least(part, "two_gaussians", "grid", 3)
+      validate.at_least(part, "two_gaussians", name, 1)
+    validate.at_least(part, "two_gaussians", "grid", 3)
     for name in ("support_stds", "plot_stds"):
-      _positive(f"two_gaussians.{name}", part[name])
+      validate.positive(f"two_gaussians.{name}", part[name])
     if part.plot_stds < part.support_stds:
       raise ConfigError(f"--config.two_gaussians.plot_stds must be at least support_stds = "
                         f"{part.support_stds}, got {part.plot_stds}")
@@ -302,7 +219,7 @@ def _check_image_metrics(config) -> None:
   Inception weights that exist, and evaluations at checkpoints."""
   m = config.image_metrics
   for name in ("eval_every", "num_samples", "kid_subset_size", "resize"):
-    _at_least(m, "image_metrics", name, 0 if name == "eval_every" else 1)
+    validate.at_least(m, "image_metrics", name, 0 if name == "eval_every" else 1)
   from wgan_jax.metrics import inception
   if m.resize < inception.MIN_SIZE:
     raise ConfigError(f"--config.image_metrics.resize must be at least {inception.MIN_SIZE} "
@@ -334,33 +251,33 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
   _check_sections(config, REQUIRED)
   d, g, c, o, s, r = (config.data, config.generator, config.critic, config.objective,
                       config.schedule, config.run)
-  _one_of(o, "objective", "method", steps_lib.METHODS, "method")
+  validate.one_of(o, "objective", "method", steps_lib.METHODS, "method")
   if not isinstance(d.dataset, str) or not d.dataset.strip():
     raise ConfigError(f"--config.data.dataset must name a dataset, got {d.dataset!r}")
   for name in ("num_steps", "steps_per_dispatch", "batch_size", "n_critic"):
-    _at_least(s, "schedule", name, 1)
+    validate.at_least(s, "schedule", name, 1)
   for section, path in ((g, "generator"), (c, "critic")):
     for name in ("features", "hidden", "depth"):
-      _at_least(section, path, name, 1)
-  _at_least(g, "generator", "noise_dim", 1)
+      validate.at_least(section, path, name, 1)
+  validate.at_least(g, "generator", "noise_dim", 1)
   for name in ("checkpoint_every", "keep_checkpoints"):
-    _at_least(r, "run", name, 1)
-  _at_least(d, "data", "limit", 0)
-  check_seed("--config.run.seed", r.seed)
+    validate.at_least(r, "run", name, 1)
+  validate.at_least(d, "data", "limit", 0)
+  validate.check_seed("--config.run.seed", r.seed)
   if d.channels not in (1, 3) or isinstance(d.channels, bool):
     raise ConfigError(f"--config.data.channels must be 1 or 3, got {d.channels!r}")
-  _one_of(c, "critic", "norm", CRITIC_NORMS, "critic norm")
-  _one_of(o, "objective", "gan_generator_loss", GAN_GENERATOR_LOSSES, "generator loss")
+  validate.one_of(c, "critic", "norm", CRITIC_NORMS, "critic norm")
+  validate.one_of(o, "objective", "gan_generator_loss", GAN_GENERATOR_LOSSES, "generator loss")
   for section, path, name in ((s, "schedule", "official_schedule"), (s, "schedule", "unroll"),
                               (d, "data", "scale_data"), (d, "data", "stream"),
                               (o, "objective", "one_sided_gp"),
                               (r, "run", "data_parallel"), (r, "run", "log_update_cosine")):
-    _boolean(section, path, name)
-  if not _is_number(o.gp_weight) or not (math.isfinite(o.gp_weight) and o.gp_weight >= 0):
+    validate.boolean(section, path, name)
+  if not validate.is_number(o.gp_weight) or not (math.isfinite(o.gp_weight) and o.gp_weight >= 0):
     raise ConfigError(f"--config.objective.gp_weight must be a finite number of at least 0, "
                       f"got {o.gp_weight!r}")
-  _positive("objective.margin", o.margin)
-  if not _is_number(g.theta) or not math.isfinite(g.theta):
+  validate.positive("objective.margin", o.margin)
+  if not validate.is_number(g.theta) or not math.isfinite(g.theta):
     raise ConfigError(f"--config.generator.theta must be a finite number, got {g.theta!r}")
   for which in ("generator_optimizer", "critic_optimizer"):
     _check_optimizer(config, which)
@@ -370,10 +287,10 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
     _check_image_metrics(config)
 
   from wgan_jax import experiment  # its tables name the networks and dtypes
-  _one_of(g, "generator", "name", experiment.GENERATORS, "generator")
-  _one_of(c, "critic", "name", experiment.CRITICS, "critic")
-  _one_of(r, "run", "dtype", tuple(experiment.DTYPES), "dtype")
-  _one_of(r, "run", "sample_statistics", steps_lib.SAMPLE_STATISTICS, "sample statistics")
+  validate.one_of(g, "generator", "name", experiment.GENERATORS, "generator")
+  validate.one_of(c, "critic", "name", experiment.CRITICS, "critic")
+  validate.one_of(r, "run", "dtype", tuple(experiment.DTYPES), "dtype")
+  validate.one_of(r, "run", "sample_statistics", steps_lib.SAMPLE_STATISTICS, "sample statistics")
   from wgan_jax import models
   if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
     try:
@@ -381,12 +298,12 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
     except ValueError as e:
       raise ConfigError(f"--config.data.image_size: {e}") from None
   seeds_text = f" of {seeds} seeds" if seeds > 1 else ""
-  check_count("--config.schedule.batch_size", s.batch_size, 1,
+  validate.check_count("--config.schedule.batch_size", s.batch_size, 1,
               lambda n: n * seeds * example_bytes(config),
               f"one batch's samples and activations{seeds_text}")
   if d.dataset in toy.DATASETS:
     for section, path in ((g, "generator"), (c, "critic")):
-      check_count(f"--config.{path}.hidden", section.hidden, 1,
+      validate.check_count(f"--config.{path}.hidden", section.hidden, 1,
                   lambda n: 4 * seeds * (section.depth - 1) * n * n,
                   f"the {path}'s hidden-to-hidden weights{seeds_text}")
   if r.data_parallel:
