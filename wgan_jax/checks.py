@@ -146,7 +146,7 @@ def check_config(config) -> list[str]:
                         f"offline set), got {evaluation.real}")
     validate.check_count("--config.eval.samples", evaluation.samples, 2,
                          lambda n: n * 4 * 28 * 28,
-                "the generated digits")
+                         "the generated digits")
   if "classifier_epochs" in evaluation:
     validate.check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
   if "judge_diverged" in evaluation:
