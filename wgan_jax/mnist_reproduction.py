@@ -148,14 +148,14 @@ def write_sheets(path: str, sheets: list[tuple[str, np.ndarray]]) -> None:
   """The runs' final 8x8 sheets side by side, each under its title, as one PNG (atomically)."""
   from wgan_jax import plots  # selects the Agg backend before pyplot loads
 
-  with plots._figure(figsize=(2.6 * len(sheets), 3.0)) as fig:
+  with plots.new_figure(figsize=(2.6 * len(sheets), 3.0)) as fig:
     axes = fig.subplots(1, len(sheets), squeeze=False)[0]
     for ax, (title, sheet) in zip(axes, sheets):
       ax.imshow(sheet, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
       ax.set_title(title, fontsize=9)
       ax.axis("off")
     fig.tight_layout()
-    plots._save_atomically(fig, path)
+    plots.save_figure(fig, path)
 
 
 def run(config, workdir: str) -> dict:

@@ -50,7 +50,7 @@ def _median_window(t: int) -> int:
 
 
 @contextlib.contextmanager
-def _figure(*args, **kwargs):
+def new_figure(*args, **kwargs):
   """A pyplot figure that is closed however the block exits; pyplot keeps every open figure."""
   fig = plt.figure(*args, **kwargs)
   try:
@@ -59,7 +59,7 @@ def _figure(*args, **kwargs):
     plt.close(fig)
 
 
-def _save_atomically(fig, path) -> None:
+def save_figure(fig, path) -> None:
   """Saves fig as a PNG at ``path``, atomically (``files.replace_atomically``)."""
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=DPI)
@@ -158,7 +158,7 @@ def figure_2(path, datasets, panels) -> None:
     limits = _limits(d["centers"])
     backgrounds[d["name"]] = (limits, _density_image(d["centers"], d["std"], limits))
 
-  with _figure(figsize=(PANEL_INCHES * n_cols + 0.5, PANEL_INCHES * n_rows + 0.3),
+  with new_figure(figsize=(PANEL_INCHES * n_cols + 0.5, PANEL_INCHES * n_rows + 0.3),
                layout="constrained") as fig:
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, (d, method, snapshots) in enumerate(rows):
@@ -171,7 +171,7 @@ def figure_2(path, datasets, panels) -> None:
           axes[r, c].set_axis_off()  # This method has fewer snapshots than the longest row.
       _mixture_panel(axes[r, -1], log_density_GxG, limits, d["real"], f"real ({d['name']})")
       axes[r, 0].set_ylabel(f"{d['name']}\n{method}", fontsize=10, fontweight="bold")
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # Learning curves ---------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def learning_curves(path, curves) -> None:
              label="exact W1 (POT), right axis"),
   ]
 
-  with _figure(figsize=(3.6 * n_cols + 0.4, 2.9 * n_rows + 0.6), layout="constrained") as fig:
+  with new_figure(figsize=(3.6 * n_cols + 0.4, 2.9 * n_rows + 0.6), layout="constrained") as fig:
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, (dataset, methods) in enumerate(curves.items()):
       for c in range(n_cols):
@@ -242,7 +242,7 @@ def learning_curves(path, curves) -> None:
         else:
           axes[r, c].set_axis_off()
     fig.legend(handles=handles, loc="outside upper center", ncol=3, frameon=False)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # Learning curve with sample sheets (Figures 4-5) -------------------------------------------------
@@ -310,7 +310,7 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
   height = bottom + curve_h + strip_h + top
 
   finite_T = np.isfinite(estimate_T)
-  with _figure(figsize=(width, height)) as fig:
+  with new_figure(figsize=(width, height)) as fig:
     ax = fig.add_axes((left / width, bottom / height, axes_w / width, curve_h / height))
     ax.set_xlabel("generator iterations")
     if finite_T.any():
@@ -381,7 +381,7 @@ def image_learning_curve(path, steps_T, estimate_T, estimate_name: str, sheets, 
           coordsB=ax.get_xaxis_transform(), color="0.35", linewidth=0.8))
     if title:
       fig.suptitle(title, y=1 - 0.12 / height, va="top", fontsize=11)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # Sample sheets in a labelled grid (Figures 6-8) ---------------------------------------------------
@@ -401,7 +401,7 @@ def sheet_grid(path, sheets, row_labels, col_labels, captions=None, title: str |
   n_rows, n_cols = len(row_labels), len(col_labels)
   if len(sheets) != n_rows or any(len(row) != n_cols for row in sheets):
     raise ValueError(f"sheets must be {n_rows} rows of {n_cols}")
-  with _figure(figsize=(2.4 * n_cols + 0.5, 2.6 * n_rows + (0.4 if title else 0.1)),
+  with new_figure(figsize=(2.4 * n_cols + 0.5, 2.6 * n_rows + (0.4 if title else 0.1)),
                layout="constrained") as fig:
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r in range(n_rows):
@@ -423,7 +423,7 @@ def sheet_grid(path, sheets, row_labels, col_labels, captions=None, title: str |
           ax.set_xlabel(captions[r][c], fontsize=8)
     if title:
       fig.suptitle(title, fontsize=11)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # The EM estimate over the cosine of the critic's optimiser steps (Section 4.3) -------------------
@@ -449,7 +449,7 @@ def estimate_and_cosine(path, runs, title: str | None = None) -> None:
   """
   if not runs:
     raise ValueError("estimate_and_cosine needs at least one run")
-  with _figure(figsize=(3.6 * len(runs) + 0.4, 5.2 + (0.3 if title else 0.0)),
+  with new_figure(figsize=(3.6 * len(runs) + 0.4, 5.2 + (0.3 if title else 0.0)),
                layout="constrained") as fig:
     axes = fig.subplots(2, len(runs), squeeze=False, sharex="col",
                         gridspec_kw={"height_ratios": (3, 2)})
@@ -494,7 +494,7 @@ def estimate_and_cosine(path, runs, title: str | None = None) -> None:
                transform=top.transAxes, ha="left", va="top", fontsize=7, color="0.2")
     if title:
       fig.suptitle(title, fontsize=11)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # The paper's Figure 1: parallel lines ------------------------------------------------------------
@@ -526,7 +526,7 @@ def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G
   thetas_F = np.asarray(thetas_F, np.float64)
   thetas_G = np.asarray(thetas_G, np.float64)
   apart_F = thetas_F != 0
-  with _figure(figsize=(9.0, 3.4), layout="constrained") as fig:
+  with new_figure(figsize=(9.0, 3.4), layout="constrained") as fig:
     left, right = fig.subplots(1, 2)
     left.plot(thetas_F, np.asarray(exact["EM"]), color=W1_COLOR, linewidth=1.5,
               label="exact EM = |θ|")
@@ -581,7 +581,7 @@ def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G
         loc="center right", fontsize=7, frameon=False)
     if not apart_F.all():
       left.axvline(0.0, color="0.85", linewidth=0.8, zorder=0)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
@@ -593,7 +593,7 @@ def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
     checkpoints_C: critic (discriminator) steps after which each gradient was measured.
     gradients: {name: (C,) gradient magnitudes}, drawn on a log-log scale.
   """
-  with _figure(figsize=(9.0, 3.2), layout="constrained") as fig:
+  with new_figure(figsize=(9.0, 3.2), layout="constrained") as fig:
     left, right = fig.subplots(1, 2)
     left.plot(np.asarray(steps_T), np.asarray(theta_T), color=ESTIMATE_COLOR, linewidth=1.5)
     left.axhline(0.0, color="0.5", linewidth=0.8, linestyle="--")
@@ -611,7 +611,7 @@ def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
     right.set_ylabel("|∂ generator loss / ∂θ|")
     right.set_title("The generator's gradient on θ", fontsize=10)
     right.legend(fontsize=7, frameon=False)
-    _save_atomically(fig, path)
+    save_figure(fig, path)
 
 
 # The paper's Figure 3: two Gaussians -----------------------------------------------------------
@@ -642,7 +642,7 @@ def two_gaussians(path, x_F, densities, functions, gradients, support,
   """
   x_F = np.asarray(x_F, np.float64)
   faint = {"alpha": 0.35, "linewidth": 0.6}
-  with _figure(figsize=(10.0, 3.6), layout="constrained") as fig:
+  with new_figure(figsize=(10.0, 3.6), layout="constrained") as fig:
     left, right = fig.subplots(1, 2)
     for ax in (left, right):
       ax.axvspan(*support, color="0.94", zorder=0, label="support" if ax is left else None)
@@ -674,4 +674,4 @@ def two_gaussians(path, x_F, densities, functions, gradients, support,
     right.legend(fontsize=7, frameon=False, loc="center left")
     if title:
       fig.suptitle(title, fontsize=10)
-    _save_atomically(fig, path)
+    save_figure(fig, path)

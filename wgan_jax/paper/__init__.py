@@ -16,7 +16,10 @@ import math
 import os
 from typing import Literal
 
+from wgan_jax import files
+
 RESULT_FILE = "result.json"
+NUMBERS_FILE = "numbers.json"  # the measurements behind the table, with the config
 # "premise not met": a claim of the form "when X, then Y" on a run that does not show X, decided
 # before the claim's own number is looked at.
 Verdict = Literal["holds", "does not hold", "unclear", "premise not met"]
@@ -44,9 +47,12 @@ class PartResult:
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2)
 
-  def save(self, workdir: str) -> None:
-    """Writes ``workdir/result.json`` atomically: a part counts as done once it exists."""
-    from wgan_jax import files
+  def save(self, workdir: str, config=None, numbers: dict | None = None) -> None:
+    """Writes ``workdir/numbers.json`` (``config`` and the part's ``numbers``, when given), then
+    ``workdir/result.json``, each atomically: a part counts as done once result.json exists."""
+    if numbers is not None:
+      files.save_text(os.path.join(workdir, NUMBERS_FILE), json.dumps(
+          {"config": config.to_dict(), **numbers}, indent=2, default=float) + "\n")
     files.save_text(os.path.join(workdir, RESULT_FILE), self.to_json() + "\n")
 
   @classmethod
