@@ -19,9 +19,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,images]'
 	touch $@
 
-# Two worker processes: most of the suite's time is XLA compilation, which uses one core. The
-# PyTorch environment holds the references of tests/test_metrics_inception.py.
+# The layering first (import-linter's contracts in pyproject.toml; docs/api.md#layout), then the
+# tests on two worker processes: most of the suite's time is XLA compilation, which uses one core.
+# The PyTorch environment holds the references of tests/test_metrics_inception.py.
 test: $(INSTALLED) $(TORCH_BIN)/.installed
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 reproduce-gaussians: $(INSTALLED)

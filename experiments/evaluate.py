@@ -13,7 +13,7 @@ import json
 from absl import flags
 
 from wgan_jax import cli
-from wgan_jax.metrics import evaluation
+from wgan_jax import evaluate
 from wgan_jax.metrics import inception
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir (holds checkpoints/).")
@@ -32,7 +32,7 @@ def main(argv):
   del argv  # parse_or_exit refuses positional arguments
   cli.quiet_logging()
   try:
-    out = evaluation.evaluate_workdir(_WORKDIR.value, _NUM.value, _WEIGHTS.value,
+    out = evaluate.evaluate_workdir(_WORKDIR.value, _NUM.value, _WEIGHTS.value,
                                       seed=_SEED.value, size=_RESIZE.value)
   except ValueError as e:
     cli.fail(str(e))

@@ -29,7 +29,7 @@ def main(argv):
   config = cli.config_or_exit(_CONFIG)
   try:
     files.check_workdir(_WORKDIR.value)
-    checks.check(config)
+    checks.check(config, gaussians_config.check)
   except ValueError as e:
     cli.fail(str(e))
   gaussians.run(config, _WORKDIR.value)

@@ -15,6 +15,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from wgan_jax import cli
+from wgan_jax import checks
 from wgan_jax import lock
 from wgan_jax import mnist_reproduction
 from wgan_jax import train
@@ -31,7 +32,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     mnist_reproduction.run(cli.config_or_exit(_CONFIG), _WORKDIR.value)
-  except (train.ConfigError, lock.WorkdirBusy) as e:  # nothing written
+  except (checks.ConfigError, lock.WorkdirBusy) as e:  # nothing written
     cli.fail(str(e))
   except train.RunStopped as e:  # a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)

@@ -10,9 +10,9 @@ import os
 
 from absl import flags
 
+from wgan_jax import checkpoints
 from wgan_jax import cli
 from wgan_jax import files
-from wgan_jax import train
 from wgan_jax import writers
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir (holds checkpoints/).")
@@ -29,7 +29,7 @@ def main(argv):
   out = _OUT.value or os.path.join(_WORKDIR.value, "generated")
   try:
     files.check_workdir(out, "--out")
-    samples, step = train.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
+    samples, step = checkpoints.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
     cli.fail(str(e))
   os.makedirs(out, exist_ok=True)

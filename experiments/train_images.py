@@ -14,6 +14,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from wgan_jax import cli
+from wgan_jax import checks
 from wgan_jax import lock
 from wgan_jax import train
 from wgan_jax.configs import base
@@ -29,7 +30,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     train.train_and_evaluate(cli.config_or_exit(_CONFIG), _WORKDIR.value)
-  except (train.ConfigError, lock.WorkdirBusy) as e:
+  except (checks.ConfigError, lock.WorkdirBusy) as e:
     cli.fail(str(e))
   except train.RunStopped as e:  # a NaN, a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)

@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from wgan_jax import checkpoints
+from wgan_jax import loop
 from wgan_jax import models
 from wgan_jax import optim
 from wgan_jax import steps as steps_lib
-from wgan_jax import train
 from wgan_jax.data import images
 
 
@@ -166,7 +167,7 @@ def test_the_counter_counts_warm_up_and_normal_steps():
 def test_over_seeds_shares_the_counter():
   spec = image_spec(in_memory(), 4, n_critic=3)
   fns = steps_lib.make_steps(spec)
-  init_keys, train_keys = train.seed_keys([0, 1])
+  init_keys, train_keys = loop.seed_keys([0, 1])
   state = steps_lib.init_over_seeds(fns.init, init_keys)
   run = jax.jit(steps_lib.over_seeds(fns.train_steps), static_argnums=2)
   state, _ = run(state, train_keys, 2, jnp.asarray(counted_pixels(50)))
@@ -188,7 +189,7 @@ def test_a_resumed_run_reads_the_batches_of_an_uninterrupted_one(streamed):
                       warmup_critic_iters=7)
     fns = steps_lib.make_steps(spec)
     # From step 20 on: 5 warm-up steps of 7 critic iterations, then 5 of 3.
-    init_keys, _ = train.seed_keys([0])
+    init_keys, _ = loop.seed_keys([0])
     state = steps_lib.init_over_seeds(fns.init, init_keys)
     state = state._replace(step=jnp.asarray(20, jnp.int32),
                            critic_iter=jnp.asarray(20 * 7, jnp.int32))
@@ -198,8 +199,8 @@ def test_a_resumed_run_reads_the_batches_of_an_uninterrupted_one(streamed):
                               critic_iters=critic_iters) if streamed else jnp.asarray(pixels))
       try:
         with open(os.devnull, "w") as quiet:
-          state, _ = train.train_seeds(fns, [0], stop, eval_every=1, state=state, data=feed,
-                                       stream=quiet)
+          state, _ = loop.train_seeds(fns, [0], stop, eval_every=1, state=state, data=feed,
+                                      stream=quiet)
       finally:
         if streamed:
           feed.close()
@@ -220,16 +221,16 @@ def test_a_resumed_run_reads_the_batches_of_an_uninterrupted_one(streamed):
 
 def test_a_checkpoint_without_the_counter_is_refused_in_one_line(tmp_path):
   fns = steps_lib.make_steps(image_spec(in_memory(), 4))
-  init_keys, _ = train.seed_keys([0])
+  init_keys, _ = loop.seed_keys([0])
   state = steps_lib.init_over_seeds(fns.init, init_keys)
   # The state as versions before the counter saved it: the same fields without critic_iter.
   old_fields = [f for f in steps_lib.GANState._fields if f != "critic_iter"]
   OldState = collections.namedtuple("GANState", old_fields)
   directory = str(tmp_path / "checkpoints")
-  writer = train.Checkpoints(directory, 2)
+  writer = checkpoints.Checkpoints(directory, 2)
   writer.save(5, OldState(*[getattr(state, f) for f in old_fields]))
   writer.close()
-  reader = train.Checkpoints(directory, 2)
+  reader = checkpoints.Checkpoints(directory, 2)
   try:
     with pytest.raises(ValueError) as error:
       reader.restore_latest(jax.eval_shape(lambda: state))

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from wgan_jax import checks
+from wgan_jax import checkpoints
+from wgan_jax import evaluate
 from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import cifar10
@@ -30,7 +32,7 @@ SIZE = inception.MIN_SIZE  # the smallest input: these tests check the plumbing,
 def write_random_weights(path, seed: int = 0) -> None:
   """An .npz of pytorch-fid's state-dict names with He-scaled random kernels and BatchNorm
   statistics: the inverse of ``inception.variables_from_state_dict``."""
-  template = jax.eval_shape(inception._modules().init, jax.random.key(0),
+  template = jax.eval_shape(inception.FIDInceptionV3().init, jax.random.key(0),
                             np.zeros((1, SIZE, SIZE, 3), np.float32))
   rng = np.random.default_rng(seed)
   arrays = {}
@@ -89,7 +91,7 @@ def test_evaluate_writes_fid_kid_is_and_precision_recall(mnist_run, weights):
   result = _evaluate(f"--workdir={workdir}", f"--num={NUM}", f"--resize={SIZE}",
                      env_weights=weights)
   assert result.returncode == 0, result.stderr
-  with open(os.path.join(workdir, evaluation.RESULT_FILE)) as f:
+  with open(os.path.join(workdir, evaluate.RESULT_FILE)) as f:
     out = json.load(f)
   for key in ("fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall",
               "density", "coverage"):
@@ -97,8 +99,8 @@ def test_evaluate_writes_fid_kid_is_and_precision_recall(mnist_run, weights):
   assert out["step"] == 4 and out["num_generated"] == out["num_real"] == NUM
   assert out["weights"] == weights and f"{SIZE}x{SIZE}" in out["resize"]
   # The same numbers from the functions, on the samples and real images evaluate.py drew.
-  config = train.load_config(workdir)
-  samples, _ = train.sample_from_checkpoint(workdir, NUM, 0)
+  config = checkpoints.load_config(workdir)
+  samples, _ = checkpoints.sample_from_checkpoint(workdir, NUM, 0)
   net = inception.load_weights(weights, size=SIZE)
   want = fid_lib.inception_metrics(net, samples, evaluation.real_images(config, NUM, 0),
                                    isc_splits=NUM)
@@ -143,7 +145,7 @@ def test_a_named_weights_file_that_is_missing_is_refused_before_writing(tmp_path
   config.image_metrics.update(eval_every=config.run.checkpoint_every,
                               inception_weights=str(tmp_path / "absent.npz"))
   workdir = tmp_path / "run"
-  with pytest.raises(train.ConfigError, match="image_metrics.eval_every") as error:
+  with pytest.raises(checks.ConfigError, match="image_metrics.eval_every") as error:
     train.train_and_evaluate(config, str(workdir))
   assert inception.WEIGHTS_URL in str(error.value) and not workdir.exists()
 

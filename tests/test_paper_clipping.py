@@ -1,5 +1,7 @@
-"""wgan_jax/paper/clipping.py: its measures against independent computations, its verdicts on
-hand-made numbers and its config against the paper (its quick run is in test_paper_new_parts.py)."""
+"""The clipping part (wgan_jax/paper/clipping.py, clipping_measures.py, clipping_critics.py): its
+measures against independent computations, its verdicts on hand-made numbers and its config
+(wgan_jax/configs/clipping.py) against the paper, with the check of its section (its quick run
+is in test_paper_new_parts.py)."""
 
 import math
 
@@ -8,10 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from wgan_jax import checks
 from wgan_jax import experiment
 from wgan_jax.configs import clipping as clipping_config
+from wgan_jax.configs import lines as lines_config
 from wgan_jax.paper import clipping
-from wgan_jax.paper import convergence
+from wgan_jax.paper import clipping_critics as critics
+from wgan_jax.paper import clipping_measures as measures
 
 
 # The config ------------------------------------------------------------------------------------
@@ -42,9 +47,12 @@ def test_config_follows_the_paper():
                                                                          None)
   assert sorted(clips) == [0.001, 0.01, 0.01, 0.1]  # the deep critics' three and the surfaces'
   assert experiment.variant(config, "surface_clip").critic_optimizer.clip == 0.01
-  # The surface critics train to convergence under the shared rule, not for a budget of ours.
-  assert (config.clipping.check_every, config.clipping.max_steps) == (convergence.CHECK_EVERY,
-                                                                      convergence.MAX_STEPS)
+  # The surface critics train to convergence under the rule the lines part's critics follow,
+  # not for a budget of ours.
+  lines = lines_config.get_config().lines
+  assert (config.clipping.check_every, config.clipping.max_steps) == (500, 10_000)
+  assert (config.clipping.check_every, config.clipping.max_steps) == (lines.check_every,
+                                                                      lines.max_steps)
 
 
 def test_quick_variant_is_small_and_unknown_variants_are_refused():
@@ -54,6 +62,43 @@ def test_quick_variant_is_small_and_unknown_variants_are_refused():
     clipping_config.get_config("full")
 
 
+@pytest.mark.parametrize("variant", ["", "quick"])
+def test_check_passes_the_configs(variant):
+  clipping_config.check(clipping_config.get_config(variant))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(check_every=3, max_steps=9), r"check_every \(3\) must be even and divide"),
+    (dict(check_every=4, max_steps=10), r"check_every \(4\) must be even and divide"),
+    (dict(grid=0), r"--config.clipping.grid must be at least 1"),
+    (dict(eval_samples=1), r"--config.clipping.eval_samples must be at least 2"),
+    (dict(seed=-1), r"--config.clipping.seed must be at least 0"),
+    (dict(noise_std=0.0), r"--config.clipping.noise_std must be a finite number above 0"),
+    (dict(datasets="ring8,moons"), r"unknown toy set 'moons'; choose from ring8, grid25"),
+])
+def test_check_refuses_a_section_that_cannot_run(change, message):
+  config = clipping_config.get_config("quick")
+  config.clipping.update(change)
+  with pytest.raises(checks.ConfigError, match=message):
+    clipping_config.check(config)
+
+
+def test_check_refuses_a_deep_critic_too_shallow_for_a_trend():
+  config = clipping_config.get_config("quick")
+  config.variants[clipping_config.deep_variant(0.01)].critic.depth = 1
+  with pytest.raises(checks.ConfigError, match="the deep critics need at least 2 hidden layers"):
+    clipping_config.check(config)
+
+
+def test_run_refuses_a_section_that_cannot_run_before_writing(tmp_path):
+  # Through checks.check_config, which checks the part's section with clipping_config.check.
+  config = clipping_config.get_config("quick")
+  config.clipping.check_every = 3
+  with pytest.raises(checks.ConfigError, match="--config.clipping.check_every"):
+    clipping.run(str(tmp_path / "part"), config=config)
+  assert not (tmp_path / "part").exists()
+
+
 # Measures --------------------------------------------------------------------------------------
 
 def test_stable_norm_does_not_underflow():
@@ -61,9 +106,9 @@ def test_stable_norm_does_not_underflow():
   x[0, 0] = -4e-24
   expected = np.linalg.norm(x.astype(np.float64))
   assert float(jnp.sqrt(jnp.sum(jnp.square(jnp.asarray(x))))) == 0.0  # the naive norm does
-  assert float(clipping.stable_norm(x)) == pytest.approx(expected, rel=1e-5)
-  assert float(clipping.stable_norm(np.zeros(3))) == 0.0
-  assert float(clipping.stable_norm(np.array([3.0, -4.0]))) == pytest.approx(5.0)
+  assert float(measures.stable_norm(x)) == pytest.approx(expected, rel=1e-5)
+  assert float(measures.stable_norm(np.zeros(3))) == 0.0
+  assert float(measures.stable_norm(np.array([3.0, -4.0]))) == pytest.approx(5.0)
 
 
 def _manual_critic(layers, x):
@@ -83,7 +128,7 @@ def test_layer_gradient_norms_against_a_loss_written_out(name):
   params = spec.critic.init(key_init, jnp.zeros((1, 2)))["params"]
   real = jax.random.normal(key_real, (24, 2))
   fake = real + jax.random.normal(key_noise, (24, 2))
-  names = clipping.dense_layers(params)
+  names = measures.dense_layers(params)
   assert names == [f"Dense_{i}" for i in range(len(params))]
 
   def loss(layers):
@@ -98,9 +143,9 @@ def test_layer_gradient_norms_against_a_loss_written_out(name):
 
   layers = [(params[n]["kernel"], params[n]["bias"]) for n in names]
   expected = jax.grad(loss)(layers)
-  grads, _ = jax.grad(lambda p: clipping.critic_loss(spec, p, real, fake, key_gp),
+  grads, _ = jax.grad(lambda p: critics.critic_loss(spec, p, real, fake, key_gp),
                       has_aux=True)(params)
-  kernel_L, bias_L = clipping.layer_norms(grads)
+  kernel_L, bias_L = measures.layer_norms(grads)
   np.testing.assert_allclose(kernel_L, [np.linalg.norm(np.asarray(w)) for w, _ in expected],
                              rtol=1e-4)
   np.testing.assert_allclose(bias_L, [np.linalg.norm(np.asarray(b)) for _, b in expected],
@@ -109,13 +154,13 @@ def test_layer_gradient_norms_against_a_loss_written_out(name):
 
 def test_log_trend_on_geometric_and_noisy_series():
   layers = np.arange(1, 13)
-  trend = clipping.log_trend(10.0 ** (0.3 * layers - 2))
+  trend = measures.log_trend(10.0 ** (0.3 * layers - 2))
   assert trend["slope"] == pytest.approx(0.3)
   assert trend["change"] == pytest.approx(0.3 * 11)  # over the 12 layers it is given
   assert trend["r2"] == pytest.approx(1.0)
   noisy = 10.0 ** (np.array([0, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 0]) * 0.4)
-  assert clipping.log_trend(noisy)["r2"] < 0.2
-  assert math.isnan(clipping.log_trend(np.array([1.0, 0.0, 1.0, 1.0]))["slope"])
+  assert measures.log_trend(noisy)["r2"] < 0.2
+  assert math.isnan(measures.log_trend(np.array([1.0, 0.0, 1.0, 1.0]))["slope"])
 
 
 def _dense(*layers):
@@ -142,7 +187,7 @@ def test_activation_gradient_norms_of_a_linear_network_by_hand():
                                              "deep_clip_0_1")).spec
   params = _dense((w1, b1), (w2, b2), (w3, b3))
   np.testing.assert_allclose(
-      clipping.activation_gradient_norms(spec, params, jnp.asarray(real, jnp.float32),
+      measures.activation_gradient_norms(spec, params, jnp.asarray(real, jnp.float32),
                                          jnp.asarray(fake, jnp.float32)), expected, rtol=1e-5)
 
 
@@ -162,7 +207,7 @@ def test_activation_gradient_norms_with_relu_masks_by_hand():
   assert 0 < np.mean(a2 > 0) < 1  # some units off, some on: the masks matter
   spec = experiment.build(experiment.variant(clipping_config.get_config("quick"),
                                              "deep_penalty")).spec
-  norms = clipping.activation_gradient_norms(
+  norms = measures.activation_gradient_norms(
       spec, _dense((w1, b1), (w2, b2), (w3, b3)), jnp.asarray(real, jnp.float32),
       jnp.asarray(fake, jnp.float32))
   np.testing.assert_allclose(norms, [np.linalg.norm(grad_h1), np.linalg.norm(grad_h2)],
@@ -175,8 +220,8 @@ def test_the_written_out_critic_is_the_model():
   params = spec.critic.init(jax.random.key(0), jnp.zeros((1, 2)))["params"]
   x = jax.random.normal(jax.random.key(1), (9, 2))
   deltas = [jnp.zeros((9, params[n]["kernel"].shape[1]))
-            for n in clipping.dense_layers(params)[:-1]]
-  np.testing.assert_allclose(clipping.perturbed_scores(params, x, deltas),
+            for n in measures.dense_layers(params)[:-1]]
+  np.testing.assert_allclose(measures.perturbed_scores(params, x, deltas),
                              spec.critic.apply({"params": params}, x), rtol=1e-5, atol=1e-7)
 
 
@@ -184,44 +229,44 @@ def test_sample_box_spans_both_sets_with_its_margin():
   real = np.array([[0.0, 0.0], [1.0, 2.0]])
   fake = np.array([[-1.0, 4.0], [0.5, 1.0]])
   # Spans x in [-1, 1] (side 2) and y in [0, 4] (side 4): widened by 5% of each side.
-  low, high = clipping.sample_box(real, fake)
+  low, high = measures.sample_box(real, fake)
   np.testing.assert_allclose(low, [-1.1, -0.2], rtol=1e-6)
   np.testing.assert_allclose(high, [1.1, 4.2], rtol=1e-6)
-  assert clipping.BOX_MARGIN == 0.05
-  low, high = clipping.sample_box(fake, real, margin=0.0)  # the order of the sets is no matter
+  assert measures.BOX_MARGIN == 0.05
+  low, high = measures.sample_box(fake, real, margin=0.0)  # the order of the sets is no matter
   np.testing.assert_allclose(low, [-1.0, 0.0])
   np.testing.assert_allclose(high, [1.0, 4.0])
 
 
 def test_fraction_at_edge_on_hand_made_weights():
   weights = [np.array([0.01, -0.01, 0.00995, -0.0098, 0.0, 0.005])]
-  assert clipping.fraction_at_edge(weights, 0.01) == pytest.approx(3 / 6)
+  assert measures.fraction_at_edge(weights, 0.01) == pytest.approx(3 / 6)
   # Without an edge, each array's own largest |w|: 1 and 0.995 (>= 0.99) of [1, 0.995, 0.5],
   # and all three of [2, -2, 1.99] (1.99 >= 0.99 x 2).
   own = [np.array([1.0, 0.995, 0.5]), np.array([2.0, -2.0, 1.99])]
-  assert clipping.fraction_at_edge(own) == pytest.approx(5 / 6)
-  assert clipping.fraction_at_edge([np.array([[2.0, -2.0], [1.5, 0.0]])]) == pytest.approx(0.5)
+  assert measures.fraction_at_edge(own) == pytest.approx(5 / 6)
+  assert measures.fraction_at_edge([np.array([[2.0, -2.0], [1.5, 0.0]])]) == pytest.approx(0.5)
 
 
 def test_quadratic_unexplained_scores_low_order_surfaces_as_simple():
   xs = np.linspace(-3, 3, 40)
   x, y = np.meshgrid(xs, xs, indexing="ij")
-  assert clipping.quadratic_unexplained(2 * x - y + 1, xs, xs) == pytest.approx(0.0, abs=1e-12)
-  assert clipping.quadratic_unexplained(x * x - 3 * x * y, xs, xs) == pytest.approx(0.0,
-                                                                                   abs=1e-12)
+  assert measures.quadratic_unexplained(2 * x - y + 1, xs, xs) == pytest.approx(0.0, abs=1e-12)
+  assert measures.quadratic_unexplained(x * x - 3 * x * y, xs, xs) == pytest.approx(0.0,
+                                                                           abs=1e-12)
   bumpy = np.sin(3 * x) * np.cos(3 * y)
-  assert clipping.quadratic_unexplained(bumpy, xs, xs) > 0.9
+  assert measures.quadratic_unexplained(bumpy, xs, xs) > 0.9
   # A cone (distance to the origin) is mostly but not wholly quadratic.
   cone = -np.sqrt(x * x + y * y)
-  assert 0.0 < clipping.quadratic_unexplained(cone, xs, xs) < 0.2
+  assert 0.0 < measures.quadratic_unexplained(cone, xs, xs) < 0.2
   # x indexes the first axis: a surface varying along x alone is not mistaken for one along y.
-  assert clipping.quadratic_unexplained(x ** 3, xs, xs) == pytest.approx(
-      clipping.quadratic_unexplained(y.T ** 3, xs, xs))
+  assert measures.quadratic_unexplained(x ** 3, xs, xs) == pytest.approx(
+      measures.quadratic_unexplained(y.T ** 3, xs, xs))
 
 
 def test_noisy_copy_adds_the_noise_to_each_sample():
   real = jnp.tile(jnp.array([[1.0, -2.0]]), (20000, 1))
-  fake = clipping.noisy_copy(real, jax.random.key(0), 0.5)
+  fake = critics.noisy_copy(real, jax.random.key(0), 0.5)
   np.testing.assert_allclose(np.std(np.asarray(fake - real), axis=0), 0.5, rtol=0.03)
   np.testing.assert_allclose(np.mean(np.asarray(fake), axis=0), [1.0, -2.0], atol=0.02)
 
@@ -231,7 +276,7 @@ def test_population_refuses_runs_that_differ_in_the_critic():
   runs = [experiment.build(experiment.variant(config, name))
           for name in ("deep_clip_0_1", "surface_clip")]
   with pytest.raises(ValueError, match="share their critic"):
-    clipping.population(runs)
+    critics.population(runs)
 
 
 # Verdicts --------------------------------------------------------------------------------------
@@ -248,7 +293,7 @@ def test_depth_trend_rules():
 def _measurements(changes: dict, r2: float = 0.95, ratios=((0.5, 0.95),) * 3,
                   unexplained=((0.01, 0.1),) * 3, at_edge=(0.9, 0.01),
                   not_converged=()) -> dict:
-  """A hand-made ``clipping.measure`` result with the numbers the claims read; the surface
+  """A hand-made ``clipping_critics.measure`` result with the numbers the claims read; the surface
   critics (name, dataset) in ``not_converged`` reached the cap."""
   deep = {}
   for clip, change in changes.items():

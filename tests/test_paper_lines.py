@@ -20,7 +20,6 @@ from wgan_jax.configs import lines as lines_config
 from wgan_jax.metrics import mixtures as metrics
 from wgan_jax.data import toy
 from wgan_jax.paper import PartResult
-from wgan_jax.paper import convergence
 from wgan_jax.paper import lines
 
 
@@ -210,10 +209,9 @@ def test_clipped_critics_optimised_from_random_starts_reach_but_never_beat_the_b
 
 # Convergence of the clipped critics and the verdict ----------------------------------------------
 
-def test_config_takes_the_convergence_rule_of_the_module():
+def test_config_sets_the_convergence_rule():
   config = lines_config.get_config()
-  assert (config.lines.check_every, config.lines.max_steps) == (convergence.CHECK_EVERY,
-                                                                convergence.MAX_STEPS)
+  assert (config.lines.check_every, config.lines.max_steps) == (500, 10_000)
   assert config.lines.critic_steps == 3000  # the discriminators' and the control's budget
 
 
@@ -272,3 +270,24 @@ def test_config_refuses_an_even_grid():
   config.lines.grid = 4
   with pytest.raises(checks.ConfigError, match="--config.lines.grid must be odd"):
     lines.run("/nonexistent/never-written", config=config)
+
+
+@pytest.mark.parametrize("variant", ["", "quick"])
+def test_check_passes_the_configs(variant):
+  lines_config.check(lines_config.get_config(variant))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(grid=4), r"--config.lines.grid must be odd and at least 3, got 4"),
+    (dict(grid=1), r"--config.lines.grid must be odd and at least 3, got 1"),
+    (dict(critic_steps=0), r"--config.lines.critic_steps must be at least 1"),
+    (dict(check_every=10, max_steps=25), r"check_every \(10\) must be even and divide"),
+    (dict(gradient_checkpoints=(2, 11)), r"gradient_checkpoints must lie in \[1, critic_steps = "
+                                         r"10\], got \(2, 11\)"),
+    (dict(gradient_checkpoints=()), r"gradient_checkpoints must lie in"),
+])
+def test_check_refuses_a_section_that_cannot_run(change, message):
+  config = lines_config.get_config("quick")
+  config.lines.update(change)
+  with pytest.raises(checks.ConfigError, match=message):
+    lines_config.check(config)

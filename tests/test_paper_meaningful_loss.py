@@ -1,5 +1,6 @@
-"""wgan_jax/paper/meaningful_loss.py: the evaluation points, the W1 ceiling on synthetic series
-with known answers, the verdicts relative to the ceiling, and a quick run."""
+"""wgan_jax/paper/meaningful_loss.py: the evaluation points and the config's check, the W1
+ceiling on synthetic series with known answers, the verdicts relative to the ceiling, and a quick
+run."""
 
 import json
 import os
@@ -7,21 +8,36 @@ import os
 import numpy as np
 import pytest
 
+from wgan_jax import checks
 from wgan_jax.configs import meaningful_loss as part_config
 from wgan_jax.paper import PartResult
 from wgan_jax.paper import meaningful_loss
 
 
 def test_evaluation_points_are_geometric_integers_from_50_to_the_last():
-  points = meaningful_loss.evaluation_points(10_000, 20)
+  points = part_config.evaluation_points(10_000, 20)
   # 50 x 200^(k/19), rounded: the ratio between neighbours is 200^(1/19) = 1.3216.
   assert points[:4].tolist() == [50, 66, 87, 115]
   assert points[-2:].tolist() == [7566, 10_000]
   assert len(points) == 20 and np.all(np.diff(points) > 0)
   with pytest.raises(ValueError, match="start at iteration 50"):
-    meaningful_loss.evaluation_points(40, 4)
+    part_config.evaluation_points(40, 4)
   with pytest.raises(ValueError, match="not distinct"):  # 20 integers do not fit in 50..60
-    meaningful_loss.evaluation_points(60, 20)
+    part_config.evaluation_points(60, 20)
+
+
+def test_check_needs_distinct_points_within_the_run():
+  part_config.check(part_config.get_config())
+  part_config.check(part_config.get_config("quick"))
+  config = part_config.get_config("quick")
+  config.schedule.num_steps = 40
+  with pytest.raises(checks.ConfigError) as error:
+    part_config.check(config)
+  assert str(error.value) == ("--config.schedule.num_steps=40, --config.eval.num_evals=4: the "
+                              "evaluation points start at iteration 50; the run has 40")
+  config.schedule.num_steps, config.eval.num_evals = 60, 20
+  with pytest.raises(checks.ConfigError, match="num_evals=20: 20 points from 50 to 60 are not"):
+    part_config.check(config)
 
 
 def _w1_pair(clean_E, noise: float, rng):
@@ -91,7 +107,7 @@ def test_quick_run_writes_its_result(tmp_path):
   assert all("ρ_max" in c.number for c in result.claims)
   assert result.changes == meaningful_loss.CHANGES
   numbers = json.loads((tmp_path / "numbers.json").read_text())
-  points = meaningful_loss.evaluation_points(config.schedule.num_steps, config.eval.num_evals)
+  points = part_config.evaluation_points(config.schedule.num_steps, config.eval.num_evals)
   assert numbers["points"] == points.tolist()
   for method in methods:
     t = numbers["results"][datasets[0]][method]

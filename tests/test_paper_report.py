@@ -1,5 +1,6 @@
 """wgan_jax/paper/report.py and experiments/reproduce_paper.py, with fake parts (no training)."""
 
+import copy
 import json
 import os
 import subprocess
@@ -8,7 +9,9 @@ import textwrap
 
 import pytest
 
+from wgan_jax.configs import gaussians as gaussians_config
 from wgan_jax.paper import Claim, PartResult
+from wgan_jax.paper import gaussians_part
 from wgan_jax.paper import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -165,8 +168,6 @@ def test_quick_and_full_runs_do_not_share_a_workdir(tmp_path):
 # The verdict rules of the parts, on numbers made up here (no training) -----------------------
 
 def test_gaussians_part_claims_from_mode_counts():
-  from wgan_jax.paper import gaussians_part
-
   def row(modes):
     return {"modes_min": min(modes), "per_seed": [{"modes": m} for m in modes]}
 
@@ -181,9 +182,6 @@ def test_gaussians_part_claims_from_mode_counts():
 
 
 def test_gaussians_part_reuses_a_summary_with_the_same_settings():
-  import copy
-  from wgan_jax.configs import gaussians as gaussians_config
-  from wgan_jax.paper import gaussians_part
   config = gaussians_config.get_config()
   fields = config.to_dict()
   same = gaussians_part._same_settings

@@ -65,6 +65,26 @@ def test_config_refuses_a_plot_narrower_than_the_support():
     two_gaussians.run("/nonexistent/never-written", config=config)
 
 
+@pytest.mark.parametrize("variant", ["", "quick"])
+def test_check_passes_the_configs(variant):
+  two_gaussians_config.check(two_gaussians_config.get_config(variant))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(plot_stds=1.0), r"--config.two_gaussians.plot_stds must be at least support_stds = "
+                          r"3.0, got 1.0"),
+    (dict(seeds=0), r"--config.two_gaussians.seeds must be at least 1"),
+    (dict(grid=2), r"--config.two_gaussians.grid must be at least 3"),
+    (dict(support_stds=-1.0), r"--config.two_gaussians.support_stds must be a finite number "
+                              r"above 0"),
+])
+def test_check_refuses_a_section_that_cannot_run(change, message):
+  config = two_gaussians_config.get_config("quick")
+  config.two_gaussians.update(change)
+  with pytest.raises(checks.ConfigError, match=message):
+    two_gaussians_config.check(config)
+
+
 @pytest.mark.parametrize("generator, dataset", [("toy_mlp", "gaussian_1d"),
                                                 ("shifted_gaussian", "ring8")])
 def test_config_refuses_samples_of_another_dimension(generator, dataset):

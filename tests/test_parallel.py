@@ -17,13 +17,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EIGHT_DEVICES = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
                  "JAX_PLATFORMS": "cpu"}
 
-# Both runs go through the one training loop (train.train_seeds: vmap over seeds, scanned
+# Both runs go through the one training loop (loop.train_seeds: vmap over seeds, scanned
 # steps). WGAN uses a tiny DCGAN with BatchNorm in both networks on an in-memory image set (so
 # BatchNorm statistics must be those of the global batch); WGAN-GP a toy MLP on ring8.
 SCRIPT = textwrap.dedent("""
     import dataclasses, io, sys
     import jax, jax.numpy as jnp, numpy as np
-    from wgan_jax import models, optim, parallel, steps as steps_lib, train
+    from wgan_jax import checks, loop, models, optim, parallel, steps as steps_lib, train
+    from wgan_jax.configs import toy as toy_configs
     from wgan_jax.data import images as images_lib, toy
 
     assert jax.device_count() == 8, jax.devices()
@@ -54,8 +55,8 @@ SCRIPT = textwrap.dedent("""
           ("eight", parallel.data_parallel_spec(spec, mesh),
            None if data is None else parallel.replicate(data, mesh))):
         steps = steps_lib.make_steps(run_spec)
-        states[name], _ = train.train_seeds(steps, [0], 2, eval_every=2, chunk=2, data=run_data,
-                                            stream=io.StringIO())
+        states[name], _ = loop.train_seeds(steps, [0], 2, eval_every=2, chunk=2, data=run_data,
+                                           stream=io.StringIO())
       # The 8-device step really is split: the batch carries an 8-way sharding.
       key = jax.random.key(0)
       lowered = steps.train_step.lower(steps.init(key), key, run_data).as_text()
@@ -70,12 +71,11 @@ SCRIPT = textwrap.dedent("""
       print("ERROR:", e)
 
     # The config field: an indivisible batch stops train_and_evaluate before it writes anything.
-    from wgan_jax.configs import toy as toy_configs
     config = toy_configs.get_config("tiny")
     config.run.data_parallel, config.schedule.batch_size = True, 12
     try:
       train.train_and_evaluate(config, f"{out_dir}/run")
-    except train.ConfigError as e:
+    except checks.ConfigError as e:
       print("CONFIG ERROR:", e)
     """)
 

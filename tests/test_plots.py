@@ -1,5 +1,5 @@
-"""Tests for wgan_jax.plots: the running median against a plain loop, the density against scipy,
-and both figures written as complete PNGs with no temporary files left behind."""
+"""Tests for wgan_jax.plots: the figures written as complete PNGs with no temporary files left
+behind, also when a save is killed midway."""
 
 import os
 
@@ -7,30 +7,12 @@ import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import scipy.stats
 
 from PIL import Image
 
-from wgan_jax.plots import (_inset_lefts, figure_2, image_learning_curve, learning_curves,
-                            mixture_log_density)
+from wgan_jax.plots import _inset_lefts, image_learning_curve, learning_curves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def ring(k=8, radius=2.0):
-  angles_K = 2 * np.pi * np.arange(k) / k
-  return radius * np.stack([np.cos(angles_K), np.sin(angles_K)], axis=1)
-
-
-def grid():
-  return np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=float)
-
-
-def mixture_samples(rng, centers_Kx2, std, n, keep_K=None):
-  """n samples from the equal-weight mixture, optionally over only the modes in keep_K."""
-  keep_K = np.arange(len(centers_Kx2)) if keep_K is None else np.asarray(keep_K)
-  modes_N = rng.choice(keep_K, size=n)
-  return centers_Kx2[modes_N] + std * rng.standard_normal((n, 2))
 
 
 def assert_png(path):
@@ -40,55 +22,7 @@ def assert_png(path):
   assert os.path.getsize(path) > 1000
 
 
-# mixture_log_density -----------------------------------------------------------------------------
-
-def test_mixture_log_density_matches_scipy():
-  centers_Kx2, std = ring(), 0.3
-  points_Px2 = np.random.default_rng(0).uniform(-3, 3, size=(50, 2))
-  expected_P = np.log(np.mean(
-      [scipy.stats.multivariate_normal(c, std**2 * np.eye(2)).pdf(points_Px2)
-       for c in centers_Kx2], axis=0))
-  np.testing.assert_allclose(mixture_log_density(points_Px2, centers_Kx2, std), expected_P,
-                             rtol=1e-10)
-
-
-def test_mixture_log_density_is_finite_far_from_every_centre():
-  # exp(-(10/0.02)^2 / 2) underflows to 0; the log-sum-exp must not return -inf.
-  value = mixture_log_density(np.array([[10.0, 10.0]]), ring(), 0.02)
-  assert np.isfinite(value).all()
-
-
 # figures -----------------------------------------------------------------------------------------
-
-def synthetic_datasets(rng):
-  return [
-      {"name": "ring8", "centers": ring(), "std": 0.02,
-       "real": mixture_samples(rng, ring(), 0.02, 300)},
-      {"name": "grid25", "centers": grid(), "std": 0.05,
-       "real": mixture_samples(rng, grid(), 0.05, 300)},
-  ]
-
-
-def test_figure_2_writes_png(tmp_path):
-  rng = np.random.default_rng(0)
-  datasets = synthetic_datasets(rng)
-  panels = {}
-  for d in datasets:
-    k = len(d["centers"])
-    panels[d["name"]] = {
-        # GAN: a collapsing sampler, with a few far-off samples to exercise the off-panel note.
-        "GAN": [(it, np.concatenate([mixture_samples(rng, d["centers"], d["std"], 290, [0, 1]),
-                                     rng.normal(0, 20, size=(10, 2))]))
-                for it in (250, 500, 1000)],
-        "WGAN": [(it, mixture_samples(rng, d["centers"], 5 * d["std"], 300, range(k - 1)))
-                 for it in (250, 500, 1000)],
-    }
-  path = tmp_path / "fig2.png"
-  figure_2(path, datasets, panels)
-  assert_png(path)
-  assert os.listdir(tmp_path) == ["fig2.png"]
-  assert plt.get_fignums() == []  # pyplot keeps open figures alive; a training loop would leak.
-
 
 def test_learning_curves_writes_png(tmp_path):
   rng = np.random.default_rng(1)
@@ -116,11 +50,12 @@ def test_save_killed_midway_leaves_old_png_and_no_temporary_file(tmp_path, monke
   # A save that dies after writing part of the file (a kill, a full disk) must leave the previous
   # PNG intact and no temporary file behind.
 
-  rng = np.random.default_rng(2)
-  datasets = synthetic_datasets(rng)[:1]
-  panels = {"ring8": {"GAN": [(1, datasets[0]["real"])]}}
-  path = tmp_path / "fig2.png"
-  figure_2(path, datasets, panels)
+  steps_T = np.arange(1, 11)
+  curves = {"ring8": {"WGAN": {"steps": steps_T, "estimate": 1.0 / steps_T,
+                               "estimate_name": "EM estimate", "eval_steps": np.array([1, 10]),
+                               "w1": np.array([1.0, 0.1])}}}
+  path = tmp_path / "curves.png"
+  learning_curves(path, curves)
   old_bytes = path.read_bytes()
 
   def dies_midway(self, fname, **kwargs):
@@ -129,9 +64,9 @@ def test_save_killed_midway_leaves_old_png_and_no_temporary_file(tmp_path, monke
 
   monkeypatch.setattr(matplotlib.figure.Figure, "savefig", dies_midway)
   with pytest.raises(KeyboardInterrupt):
-    figure_2(path, datasets, panels)
+    learning_curves(path, curves)
   assert path.read_bytes() == old_bytes
-  assert os.listdir(tmp_path) == ["fig2.png"]
+  assert os.listdir(tmp_path) == ["curves.png"]
   assert plt.get_fignums() == []
 
 

@@ -42,6 +42,7 @@ from wgan_jax import experiment  # noqa: E402
 from wgan_jax.configs import mnist  # noqa: E402
 from wgan_jax.configs import toy  # noqa: E402
 from wgan_jax import lock  # noqa: E402
+from wgan_jax import checkpoints as checkpoints_lib  # noqa: E402
 from wgan_jax import train  # noqa: E402
 from wgan_jax import writers  # noqa: E402
 from wgan_jax.data import images as images_lib  # noqa: E402
@@ -82,8 +83,9 @@ def image_args(folder):
 
 def final_state(workdir, config):
   """The latest checkpoint of ``workdir`` as numpy arrays."""
-  template = train.state_template(experiment.build(config, with_data=False), config.run.seed)
-  checkpoints = train.Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
+  template = checkpoints_lib.state_template(experiment.build(config, with_data=False),
+                                            config.run.seed)
+  checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
   try:
     return jax.device_get(checkpoints.restore_latest(template))
   finally:
@@ -303,8 +305,8 @@ def test_half_written_and_unreadable_checkpoints_are_not_restored(tmp_path, toy_
   assert int(state.step) == 80
   assert_bitwise_equal(state, final_state(toy_reference, config))
   # The run that owns the folder sets the unreadable step aside, so that it can save it again.
-  checkpoints = train.Checkpoints(str(folder), 3, cleanup=True)
-  template = train.state_template(experiment.build(config, with_data=False),
+  checkpoints = checkpoints_lib.Checkpoints(str(folder), 3, cleanup=True)
+  template = checkpoints_lib.state_template(experiment.build(config, with_data=False),
                                   config.run.seed)
   assert int(checkpoints.restore_latest(template).step) == 80
   checkpoints.save(100, state)
@@ -485,7 +487,7 @@ def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, 
   assert complete_steps(workdir) == [10]
 
   saves = []
-  original_save = train.ocp.CheckpointManager.save
+  original_save = checkpoints_lib.ocp.CheckpointManager.save
 
   def full_at_step_30(manager, step, *a, **k):
     saves.append(step)
@@ -494,7 +496,7 @@ def test_full_disk_stops_the_run_and_the_same_command_resumes_bitwise(tmp_path, 
     return original_save(manager, step, *a, **k)
 
   with monkeypatch.context() as patch:  # ... and while a checkpoint is written
-    patch.setattr(train.ocp.CheckpointManager, "save", full_at_step_30)
+    patch.setattr(checkpoints_lib.ocp.CheckpointManager, "save", full_at_step_30)
     status = test_config_checks.run_main("train_images", args)
   err = capsys.readouterr().err.strip().splitlines()
   assert status == 1 and saves == [20, 30], (saves, err)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from wgan_jax import checkpoints
+from wgan_jax import checks
 from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import cifar10
@@ -88,7 +90,7 @@ def run_script(script, *args):
 ])
 def test_bad_configs_are_refused_before_writing(tmp_path, overrides, message):
   workdir = tmp_path / "run"
-  with pytest.raises(train.ConfigError, match=re.escape(message)):
+  with pytest.raises(checks.ConfigError, match=re.escape(message)):
     train.train_and_evaluate(quick_config(overrides), str(workdir))
   assert not workdir.exists()
 
@@ -154,6 +156,6 @@ def test_streamed_data_resumes_exactly(tmp_path):
   train.train_and_evaluate(config, str(tmp_path / "resumed"))
   config.schedule.num_steps = 2
   train.train_and_evaluate(config, str(tmp_path / "resumed"))
-  whole, step = train.sample_from_checkpoint(str(tmp_path / "whole"), 8)
-  resumed, _ = train.sample_from_checkpoint(str(tmp_path / "resumed"), 8)
+  whole, step = checkpoints.sample_from_checkpoint(str(tmp_path / "whole"), 8)
+  resumed, _ = checkpoints.sample_from_checkpoint(str(tmp_path / "resumed"), 8)
   assert step == 2 and np.array_equal(whole, resumed)

@@ -11,27 +11,25 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 from typing import Any, Callable
 
+import jax
+import numpy as np
+
+from wgan_jax import experiment
+from wgan_jax import models
+from wgan_jax import optim
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import base
 from wgan_jax.configs import validate
 # ConfigError and the count and seed checks, which the launchers and train.py use through this module.
 from wgan_jax.configs.validate import ConfigError, check_count, check_seed  # noqa
 from wgan_jax.data import toy
+from wgan_jax.metrics import inception
 
 CRITIC_NORMS = ("batch", "layer", "none")
 GAN_GENERATOR_LOSSES = ("nonsaturating", "minimax")
-OPTIMIZERS = ("rmsprop", "adam", "frozen")
-TOY_NETWORKS = {"generator": ("toy_mlp", "parallel_line", "shifted_gaussian"),
-                "critic": ("toy_mlp", "toy_autoencoder")}
-# The generators of 1-D samples, for the 1-D toy datasets (toy.ONE_D_DATASETS); the other toy
-# generators draw 2-D ones.
-ONE_D_GENERATORS = ("shifted_gaussian",)
-AUTOENCODER_CRITICS = ("dcgan_autoencoder", "toy_autoencoder")
-DCGAN_NETWORKS = ("dcgan", "dcgan_nobn_constant", "dcgan_autoencoder")
 # The sections and fields every run reads (wgan_jax/configs/base.py); a config without one fails
 # here, not deep inside the run.
 REQUIRED = {
@@ -49,15 +47,9 @@ REQUIRED = {
 }
 
 
-# The digits that eval.real draws from (wgan_jax/data/images.py's mnist_offline).
-MNIST_OFFLINE_DIGITS = 5000
-
-
 def check_state_fits(template, settings: str) -> None:
   """ConfigError when a run's state (``template``: its shapes, from ``jax.eval_shape``) cannot
   fit in the memory of the device; ``settings`` names what sets its size."""
-  import jax
-  import numpy as np
   need = sum(int(np.prod(leaf.shape, dtype=object)) * np.dtype(leaf.dtype).itemsize
              for leaf in jax.tree.leaves(template))
   have = validate.memory_bytes()
@@ -71,16 +63,23 @@ def example_bytes(config) -> int:
   and the generated sample, its noise and the widest layer's activations, in float32."""
   d, g, c = config.data, config.generator, config.critic
   sample = 2 if d.dataset in toy.DATASETS else d.image_size ** 2 * d.channels
-  if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
+  if _dcgan(config):
     width = max(g.features, c.features) * (d.image_size // 2) ** 2  # the first convolution
   else:
     width = max(g.hidden, c.hidden)
   return 4 * (2 * sample + g.noise_dim + width)
 
 
+def _dcgan(config) -> bool:
+  """Whether either network of a run is a DCGAN one (``experiment.Network.dcgan``)."""
+  networks = (experiment.GENERATORS.get(config.generator.name),
+              experiment.CRITICS.get(config.critic.name))
+  return any(net is not None and net.dcgan for net in networks)
+
+
 def _check_optimizer(config, which: str) -> None:
   opt = config[which]
-  validate.one_of(opt, which, "name", OPTIMIZERS, "optimiser")
+  validate.one_of(opt, which, "name", optim.OPTIMIZERS, "optimiser")
   validate.positive(f"{which}.learning_rate", opt.learning_rate)
   for beta in ("b1", "b2"):
     value = opt[beta]
@@ -101,22 +100,24 @@ def _check_sections(config, required: dict) -> None:
                           f"wgan_jax/configs/base.py)")
 
 
-def check(config) -> None:
+def check(config, part: Callable[[Any], None] | None = None) -> None:
   """``check_config``, its warnings printed to stderr, one line each."""
-  for warning in check_config(config):
+  for warning in check_config(config, part):
     print(f"warning: {warning}", file=sys.stderr)
 
 
-def check_config(config) -> list[str]:
+def check_config(config, part: Callable[[Any], None] | None = None) -> list[str]:
   """Raises ConfigError naming the first setting that cannot work; returns warnings.
 
   A config with ``variants`` is checked variant by variant, and a sweep (with a ``sweep``
-  section) as a whole, then run by run; a run's error is prefixed with its name.
+  section) as a whole, then run by run; a run's error is prefixed with its name. ``part`` is the
+  check of the sections a reproduction or paper part adds to the schema (``check`` of its config
+  module, wgan_jax/configs/<part>.py), called once the config's shape is known to be sound.
   """
-  from wgan_jax import experiment
   if "variants" in config and "sweep" not in config:
     runs = {name: experiment.variant(config, name) for name in config.variants}
-    _check_part(config)
+    if part:
+      part(config)
     return _check_runs(runs, config.get("run", {}).get("seeds", 1))
   if "sweeps" in config:  # a part made of several sweeps (wgan_jax/configs/adam.py)
     warnings = []
@@ -125,40 +126,18 @@ def check_config(config) -> list[str]:
         warnings += [f"{name}: {w}" for w in check_config(sweep)]
       except ConfigError as e:
         raise ConfigError(f"{name}: {e}") from None
+    if part:
+      part(config)
     return warnings
   if "sweep" not in config:
-    return _check_run(config)
+    warnings = _check_run(config)
+    if part:
+      part(config)
+    return warnings
   _check_sections(config, {"sweep": ("datasets", "runs"), "variants": ()})
   seeds = config.run.get("seeds", 1)
   validate.check_count("--config.run.seeds", seeds)
   validate.check_count("--config.run.jobs", config.run.get("jobs", 1))
-  evaluation = config.get("eval", {})
-  for name in ("samples", "curve_samples"):
-    if name in evaluation and "real" not in evaluation:  # toy samples, measured by exact W1
-      validate.check_count(f"--config.eval.{name}", evaluation[name], 1, lambda n: 8 * n * n,
-                  "the exact W1's N x N cost matrix")
-  if "num_evals" in evaluation:
-    validate.check_count("--config.eval.num_evals", evaluation.num_evals)
-  if "real" in evaluation:  # digits judged against real ones from the 5,000 offline digits
-    validate.check_count("--config.eval.real", evaluation.real, 2)
-    if evaluation.real > MNIST_OFFLINE_DIGITS:
-      raise ConfigError(f"--config.eval.real must be at most {MNIST_OFFLINE_DIGITS} (the "
-                        f"offline set), got {evaluation.real}")
-    validate.check_count("--config.eval.samples", evaluation.samples, 2,
-                         lambda n: n * 4 * 28 * 28,
-                         "the generated digits")
-  if "classifier_epochs" in evaluation:
-    validate.check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
-  if "judge_diverged" in evaluation:
-    validate.boolean(evaluation, "eval", "judge_diverged")
-  reuse = evaluation.get("reuse", "")
-  if not isinstance(reuse, str) or not re.fullmatch(r"[A-Za-z0-9_]*", reuse):
-    raise ConfigError(f"--config.eval.reuse must be a part's name (a folder beside this part's), "
-                      f"got {reuse!r}")
-  snapshots = evaluation.get("snapshots", (1.0,))
-  if (not isinstance(snapshots, tuple) or not snapshots
-      or not all(validate.is_number(f) and 0 < f <= 1 for f in snapshots)):
-    raise ConfigError(f"--config.eval.snapshots must be fractions in (0, 1], got {snapshots}")
   datasets = config.sweep.datasets.split(",") if config.sweep.datasets else []
   runs = config.sweep.runs.split(",")
   known_runs = [name for name in runs if base.variant_key(name) in config.variants]
@@ -172,6 +151,8 @@ def check_config(config) -> list[str]:
                           f"{choices}")
     if len({base.variant_key(v) for v in values}) != len(values):
       raise ConfigError(f"--config.sweep.{field} lists a name twice: {','.join(values)}")
+  if part:
+    part(config)
   return _check_runs(experiment.sweep(config), seeds)
 
 
@@ -185,42 +166,12 @@ def _check_runs(runs: dict, seeds: int) -> list[str]:
   return warnings
 
 
-def _check_part(config) -> None:
-  """The sections of a paper part beyond the runs' (wgan_jax/configs/lines.py)."""
-  if "lines" in config:
-    lines = config.lines
-    if not validate.is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
-      raise ConfigError(f"--config.lines.grid must be odd and at least 3, got {lines.grid!r}")
-    for name in ("critic_steps", "eval_samples", "theta_eval_every", "check_every",
-                 "max_steps"):
-      validate.at_least(lines, "lines", name, 1)
-    if lines.check_every % 2 or lines.max_steps % lines.check_every:
-      raise ConfigError(f"--config.lines.check_every ({lines.check_every}) must be even and "
-                        f"divide --config.lines.max_steps ({lines.max_steps})")
-    marks = lines.gradient_checkpoints
-    if (not isinstance(marks, tuple) or not marks or not all(validate.is_int(m) for m in marks)
-        or min(marks) < 1 or max(marks) > lines.critic_steps):
-      raise ConfigError(f"--config.lines.gradient_checkpoints must lie in [1, critic_steps = "
-                        f"{lines.critic_steps}], got {marks}")
-  if "two_gaussians" in config:
-    part = config.two_gaussians
-    for name in ("critic_steps", "eval_samples", "seeds"):
-      validate.at_least(part, "two_gaussians", name, 1)
-    validate.at_least(part, "two_gaussians", "grid", 3)
-    for name in ("support_stds", "plot_stds"):
-      validate.positive(f"two_gaussians.{name}", part[name])
-    if part.plot_stds < part.support_stds:
-      raise ConfigError(f"--config.two_gaussians.plot_stds must be at least support_stds = "
-                        f"{part.support_stds}, got {part.plot_stds}")
-
-
 def _check_image_metrics(config) -> None:
   """The image_metrics section (configs/base.py): FID and KID during training need image data,
   Inception weights that exist, and evaluations at checkpoints."""
   m = config.image_metrics
   for name in ("eval_every", "num_samples", "kid_subset_size", "resize"):
     validate.at_least(m, "image_metrics", name, 0 if name == "eval_every" else 1)
-  from wgan_jax.metrics import inception
   if m.resize < inception.MIN_SIZE:
     raise ConfigError(f"--config.image_metrics.resize must be at least {inception.MIN_SIZE} "
                       f"(the Inception's smallest input), got {m.resize}")
@@ -281,18 +232,18 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
     raise ConfigError(f"--config.generator.theta must be a finite number, got {g.theta!r}")
   for which in ("generator_optimizer", "critic_optimizer"):
     _check_optimizer(config, which)
-  if config.critic_optimizer.name == "frozen":
-    raise ConfigError("--config.critic_optimizer.name=frozen: every method trains its critic")
+  if not optim.OPTIMIZERS[config.critic_optimizer.name].trains:
+    raise ConfigError(f"--config.critic_optimizer.name={config.critic_optimizer.name}: every "
+                      f"method trains its critic")
   if "image_metrics" in config:
     _check_image_metrics(config)
 
-  from wgan_jax import experiment  # its tables name the networks and dtypes
   validate.one_of(g, "generator", "name", experiment.GENERATORS, "generator")
   validate.one_of(c, "critic", "name", experiment.CRITICS, "critic")
   validate.one_of(r, "run", "dtype", tuple(experiment.DTYPES), "dtype")
   validate.one_of(r, "run", "sample_statistics", steps_lib.SAMPLE_STATISTICS, "sample statistics")
-  from wgan_jax import models
-  if g.name in DCGAN_NETWORKS or c.name in DCGAN_NETWORKS:
+  generator, critic = experiment.GENERATORS[g.name], experiment.CRITICS[c.name]
+  if generator.dcgan or critic.dcgan:
     try:
       models.dcgan_geometry(d.image_size)
     except ValueError as e:
@@ -307,33 +258,32 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
                   lambda n: 4 * seeds * (section.depth - 1) * n * n,
                   f"the {path}'s hidden-to-hidden weights{seeds_text}")
   if r.data_parallel:
-    import jax
     devices = jax.device_count()
     if s.batch_size % devices:
       raise ConfigError(f"--config.schedule.batch_size={s.batch_size} is not divisible by the "
                         f"{devices} devices that --config.run.data_parallel splits it over")
   is_toy = d.dataset in toy.DATASETS
+  tables = {"generator": experiment.GENERATORS, "critic": experiment.CRITICS}
   for role, net in (("generator", g), ("critic", c)):
-    toy_net = net.name in TOY_NETWORKS[role]
-    if is_toy and not toy_net:
+    toy_nets = [name for name, network in tables[role].items() if network.toy]
+    if is_toy and not tables[role][net.name].toy:
       raise ConfigError(f"--config.{role}.name={net.name!r} is an image network but "
                         f"--config.data.dataset={d.dataset!r} is 2-D: use "
-                        f"{' or '.join(TOY_NETWORKS[role])}")
-    if not is_toy and toy_net:
+                        f"{' or '.join(toy_nets)}")
+    if not is_toy and tables[role][net.name].toy:
       raise ConfigError(f"--config.{role}.name={net.name!r} is a 2-D network but "
                         f"--config.data.dataset={d.dataset!r} holds images")
-  if is_toy and (d.dataset in toy.ONE_D_DATASETS) != (g.name in ONE_D_GENERATORS):
-    dims = "1-D" if d.dataset in toy.ONE_D_DATASETS else "2-D"
-    fitting = ONE_D_GENERATORS if dims == "1-D" else [
-        name for name in TOY_NETWORKS["generator"] if name not in ONE_D_GENERATORS]
+  dims = 1 if d.dataset in toy.ONE_D_DATASETS else 2
+  if is_toy and generator.dims != dims:
+    fitting = [name for name, network in experiment.GENERATORS.items() if network.dims == dims]
     raise ConfigError(f"--config.generator.name={g.name!r} draws samples of another dimension "
-                      f"than --config.data.dataset={d.dataset!r} ({dims}): use "
+                      f"than --config.data.dataset={d.dataset!r} ({dims}-D): use "
                       f"{' or '.join(fitting)}")
-  autoencoder = c.name in AUTOENCODER_CRITICS
-  if o.method == "ebgan" and not autoencoder:
+  autoencoders = [name for name, network in experiment.CRITICS.items() if network.autoencoder]
+  if o.method == "ebgan" and not critic.autoencoder:
     raise ConfigError(f"--config.objective.method=ebgan needs an autoencoder critic "
-                      f"({' or '.join(AUTOENCODER_CRITICS)}), got {c.name!r}")
-  if o.method != "ebgan" and autoencoder:
+                      f"({' or '.join(autoencoders)}), got {c.name!r}")
+  if o.method != "ebgan" and critic.autoencoder:
     raise ConfigError(f"--config.critic.name={c.name!r} scores with an energy, which only "
                       f"--config.objective.method=ebgan uses; got method {o.method!r}")
   if o.method == "wgan-gp" and c.name == "dcgan" and c.norm == "batch":

@@ -13,6 +13,7 @@ import traceback
 import typing
 from typing import NoReturn
 
+from absl import app
 from absl import flags
 from absl import logging
 
@@ -103,7 +104,6 @@ def run(main, config=None, default: bool = False) -> None:
   ``DEFINE_config_file`` itself would be loaded, with the command line's overrides, while the
   launcher is imported: an unknown override there ends in a traceback, not in one line.)
   """
-  from absl import app
   parser = parse_or_exit
   if config is not None:
     module = sys.modules["__main__"]

@@ -8,8 +8,9 @@ is an error that lists the choices rather than an AttributeError deep inside a r
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -29,32 +30,54 @@ from wgan_jax.data import toy
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-# The networks by name, each built from its own section, the data's shape and the compute dtype.
+@dataclasses.dataclass(frozen=True)
+class Network:
+  """A network by name: how it is built, and the traits that ``checks`` reads.
+
+  ``build(section, data, dtype)`` makes the Flax module from the network's config section, the
+  data section and the compute dtype. ``toy``: it draws or scores samples of a toy distribution
+  (else images); ``dims``: a toy generator's sample dimension; ``autoencoder``: it scores with a
+  reconstruction energy (EBGAN's critic); ``dcgan``: strided convolutions, so the image size must
+  suit ``models.dcgan_geometry``.
+  """
+  build: Callable[[Any, Any, Any], nn.Module]
+  toy: bool = False
+  dims: int | None = None
+  autoencoder: bool = False
+  dcgan: bool = False
+
+
 GENERATORS = {
-    "dcgan": lambda g, data, dtype: models.DCGANGenerator(
+    "dcgan": Network(lambda g, data, dtype: models.DCGANGenerator(
         data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features, dtype=dtype),
+        dcgan=True),
     # The WGAN paper's Figure 7: no BatchNorm and the same number of filters in every layer.
-    "dcgan_nobn_constant": lambda g, data, dtype: models.DCGANGenerator(
+    "dcgan_nobn_constant": Network(lambda g, data, dtype: models.DCGANGenerator(
         data.image_size, data.channels, noise_dim=g.noise_dim, features=g.features,
-        batch_norm=False, constant_features=True, dtype=dtype),
-    "mlp": lambda g, data, dtype: models.MLPGenerator(
-        data.image_size, data.channels, hidden=g.hidden, layers=g.depth, dtype=dtype),
-    "toy_mlp": lambda g, data, dtype: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
-    "parallel_line": lambda g, data, dtype: models.ParallelLine(g.theta),
+        batch_norm=False, constant_features=True, dtype=dtype), dcgan=True),
+    "mlp": Network(lambda g, data, dtype: models.MLPGenerator(
+        data.image_size, data.channels, hidden=g.hidden, layers=g.depth, dtype=dtype)),
+    "toy_mlp": Network(lambda g, data, dtype: models.MLP((g.hidden,) * g.depth, 2, dtype=dtype),
+                       toy=True, dims=2),
+    "parallel_line": Network(lambda g, data, dtype: models.ParallelLine(g.theta), toy=True,
+                             dims=2),
     # The paper's Figure 3: gaussian_1d shifted by θ (generator.theta).
-    "shifted_gaussian": lambda g, data, dtype: models.ShiftedGaussian(g.theta,
-                                                                      toy.GAUSSIAN_1D_STD),
+    "shifted_gaussian": Network(lambda g, data, dtype: models.ShiftedGaussian(
+        g.theta, toy.GAUSSIAN_1D_STD), toy=True, dims=1),
 }
 CRITICS = {
-    "dcgan": lambda c, data, dtype: models.DCGANCritic(
+    "dcgan": Network(lambda c, data, dtype: models.DCGANCritic(
         data.image_size, data.channels, features=c.features, norm=c.norm, dtype=dtype),
-    "mlp": lambda c, data, dtype: models.MLPCritic(hidden=c.hidden, layers=c.depth, dtype=dtype),
-    "dcgan_autoencoder": lambda c, data, dtype: models.DCGANAutoencoder(
-        data.image_size, data.channels, features=c.features),
-    "toy_mlp": lambda c, data, dtype: models.MLP((c.hidden,) * c.depth, 1, dtype=dtype),
+        dcgan=True),
+    "mlp": Network(lambda c, data, dtype: models.MLPCritic(hidden=c.hidden, layers=c.depth,
+                                                           dtype=dtype)),
+    "dcgan_autoencoder": Network(lambda c, data, dtype: models.DCGANAutoencoder(
+        data.image_size, data.channels, features=c.features), autoencoder=True, dcgan=True),
+    "toy_mlp": Network(lambda c, data, dtype: models.MLP((c.hidden,) * c.depth, 1, dtype=dtype),
+                       toy=True),
     # An encoder and a decoder of one layer less than the toy MLPs, the code in the middle.
-    "toy_autoencoder": lambda c, data, dtype: models.MLPAutoencoder(
-        (c.hidden,) * max(c.depth - 1, 1)),
+    "toy_autoencoder": Network(lambda c, data, dtype: models.MLPAutoencoder(
+        (c.hidden,) * max(c.depth - 1, 1)), toy=True, autoencoder=True),
 }
 # Image datasets beyond tfds and folders: uniform noise in [-1, 1], for throughput measurements
 # whose rate does not depend on what the images show.
@@ -82,8 +105,6 @@ def _optimizer(opt, updates: int, record_cosine: bool = False) -> optax.Gradient
   ``record_cosine`` records cos(update, -gradient) inside the clipping (see
   ``optim.with_update_cosine``).
   """
-  if opt.name == "frozen":
-    return optax.set_to_zero()
   lr = optax.linear_schedule(opt.learning_rate, 0.0, updates) if opt.decay else None
   return optim.make_optimizer(
       optim.OptimizerConfig(opt.name, opt.learning_rate, opt.b1, opt.b2, opt.get("clip")), lr,
@@ -140,9 +161,10 @@ def build(config, with_data: bool = True) -> Run:
         s.n_critic, s.official_schedule, jnp.arange(s.num_steps))))
   o = config.objective
   spec = steps_lib.GANSpec(
-      generator=_choose(GENERATORS, config.generator.name, "generator")(
+      generator=_choose(GENERATORS, config.generator.name, "generator").build(
           config.generator, config.data, dtype),
-      critic=_choose(CRITICS, config.critic.name, "critic")(config.critic, config.data, dtype),
+      critic=_choose(CRITICS, config.critic.name, "critic").build(config.critic, config.data,
+                                                                  dtype),
       generator_tx=_optimizer(config.generator_optimizer, s.num_steps),
       critic_tx=_optimizer(config.critic_optimizer, critic_updates,
                           record_cosine=config.run.log_update_cosine),

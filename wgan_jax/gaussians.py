@@ -1,8 +1,10 @@
 """The Gaussian-mixture reproduction: every method on ring8 and grid25, several seeds, measured.
 
 ``run(config, workdir)`` trains each run of the sweep config (wgan_jax/configs/gaussians.py) for
-all its seeds at once through ``train.train_seeds`` and writes samples, summary.json, summary.md,
-figure_2.png and learning_curves.png. ``experiments/gaussians.py`` is its command line.
+all its seeds at once through ``loop.train_seeds`` and writes samples, summary.json, summary.md,
+figure_2.png (``figure_2``: generator samples over the true mixture density, one row per method
+and one column per training snapshot) and learning_curves.png (``plots.learning_curves``).
+``experiments/gaussians.py`` is its command line.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import numpy as np
 
 from wgan_jax import experiment
 from wgan_jax import files
-from wgan_jax.metrics import mixtures
+from wgan_jax import loop
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
-from wgan_jax import train
 from wgan_jax.data import toy
+from wgan_jax.metrics import mixtures
 
 # Relative training time of the methods, to start the longest runs first.
 METHOD_COST = {"wgan-gp": 4, "wgan": 3, "gan": 1, "ebgan": 1}
@@ -99,11 +101,11 @@ def train_one(config, dataset: toy.ToyDataset, real_Nx2: np.ndarray, label: str,
 
   start = time.perf_counter()
   seed = config.run.seed
-  state, history = train.train_seeds(run.steps, list(range(seed, seed + seeds)), iters,
-                                     eval_every=eval_every,
-                                     chunk=config.schedule.steps_per_dispatch,
-                                     evaluate=evaluate, label=label,
-                                     stream=sys.stderr if config.run.jobs == 1 else _LineStream())
+  state, history = loop.train_seeds(run.steps, list(range(seed, seed + seeds)), iters,
+                                    eval_every=eval_every,
+                                    chunk=config.schedule.steps_per_dispatch,
+                                    evaluate=evaluate, label=label,
+                                    stream=sys.stderr if config.run.jobs == 1 else _LineStream())
   final_SxNx2 = np.asarray(generate(state, jax.random.split(jax.random.key(999), seeds),
                                     config.eval.samples)) * scale
   per_seed = []
@@ -229,7 +231,7 @@ def run(config, workdir: str) -> dict:
         files.save_npy(os.path.join(out, f"samples_seed{seed}.npy"), samples)
       summary["results"][ds.name][method] = summarize(method, result)
 
-  plots.figure_2(
+  figure_2(
       os.path.join(workdir, "figure_2.png"),
       [{"name": ds.name, "centers": ds.centers, "std": ds.std, "real": real[ds.name][:1000]}
        for ds in datasets],
@@ -247,3 +249,120 @@ def run(config, workdir: str) -> dict:
   files.save_text(os.path.join(workdir, "summary.md"), markdown)
   print(markdown, file=sys.stdout)
   return summary
+
+
+# Figure 2 ----------------------------------------------------------------------------------------
+
+PANEL_INCHES = 2.0
+# The density background is clipped this many nats below its peak. A component's log-density
+# falls by d^2 / (2 std^2) at distance d, so 32 nats shows each mode as a disc of radius 8 std:
+# visible at the scale of the whole mixture, yet still much tighter than a mode a GAN has missed.
+DENSITY_FLOOR_NATS = 32.0
+DENSITY_GRID = 400
+SAMPLE_COLOR = "tab:red"
+
+
+def _limits(centers_Kx2) -> tuple[float, float, float, float]:
+  """Square axis limits around the centres, with room for the tails and near-miss samples.
+
+  The margin is half the centres' half-range (at least 1): the ring of radius 2 gets +-3, the
+  grid on {-4, ..., 4}^2 gets +-6.
+  """
+  centers_Kx2 = np.asarray(centers_Kx2, dtype=np.float64)
+  lo_2, hi_2 = centers_Kx2.min(axis=0), centers_Kx2.max(axis=0)
+  mid_2 = (lo_2 + hi_2) / 2
+  half = float(np.max(hi_2 - lo_2)) / 2
+  reach = half + max(1.0, half / 2)
+  return mid_2[0] - reach, mid_2[0] + reach, mid_2[1] - reach, mid_2[1] + reach
+
+
+def mixture_log_density(points_Px2, centers_Kx2, std: float) -> np.ndarray:
+  """log p at each point, p the equal-weight mixture of isotropic Gaussians N(c_k, std^2 I) in 2-D.
+
+  Computed with a log-sum-exp over components, since far from every centre each term underflows.
+  """
+  points_Px2 = np.asarray(points_Px2, dtype=np.float64)
+  centers_Kx2 = np.asarray(centers_Kx2, dtype=np.float64)
+  sq_dist_PxK = np.sum((points_Px2[:, None, :] - centers_Kx2[None, :, :]) ** 2, axis=-1)
+  log_terms_PxK = -sq_dist_PxK / (2 * std**2)
+  peak_P = log_terms_PxK.max(axis=1)
+  log_sum_P = peak_P + np.log(np.exp(log_terms_PxK - peak_P[:, None]).sum(axis=1))
+  return log_sum_P - np.log(len(centers_Kx2)) - np.log(2 * np.pi * std**2)
+
+
+def _density_image(centers_Kx2, std: float, limits) -> np.ndarray:
+  """log-density on a DENSITY_GRID^2 grid over `limits`, rows running along y (imshow lower)."""
+  x0, x1, y0, y1 = limits
+  xs_G = np.linspace(x0, x1, DENSITY_GRID)
+  ys_G = np.linspace(y0, y1, DENSITY_GRID)
+  gx_GxG, gy_GxG = np.meshgrid(xs_G, ys_G)
+  points_Px2 = np.stack([gx_GxG.ravel(), gy_GxG.ravel()], axis=1)
+  return mixture_log_density(points_Px2, centers_Kx2, std).reshape(DENSITY_GRID, DENSITY_GRID)
+
+
+def _mixture_panel(ax, log_density_GxG, limits, samples_Nx2, title: str) -> None:
+  """One panel: the density background, the samples on top, and the share of samples off-panel."""
+  peak = float(log_density_GxG.max())
+  # vmax above the peak keeps the mode centres mid-blue, so dark-red samples stay visible on them.
+  ax.imshow(log_density_GxG, origin="lower", extent=limits, cmap="Blues",
+            vmin=peak - DENSITY_FLOOR_NATS, vmax=peak + 0.4 * DENSITY_FLOOR_NATS,
+            interpolation="bilinear", aspect="equal")
+  samples_Nx2 = np.asarray(samples_Nx2, dtype=np.float64)
+  ax.scatter(samples_Nx2[:, 0], samples_Nx2[:, 1], s=2, alpha=0.5, color=SAMPLE_COLOR,
+             linewidths=0, rasterized=True)
+  x0, x1, y0, y1 = limits
+  ax.set_xlim(x0, x1)
+  ax.set_ylim(y0, y1)
+  ax.set_aspect("equal")
+  ax.set_xticks([])
+  ax.set_yticks([])
+  ax.set_title(title, fontsize=9, pad=3)
+  # A diverged generator can put most samples off the panel; an empty panel would hide that.
+  inside_N = ((samples_Nx2[:, 0] >= x0) & (samples_Nx2[:, 0] <= x1)
+              & (samples_Nx2[:, 1] >= y0) & (samples_Nx2[:, 1] <= y1))
+  outside = 1.0 - float(inside_N.mean()) if len(inside_N) else 0.0
+  if outside > 0:
+    ax.text(0.98, 0.02, f"{outside:.0%} off panel" if outside >= 0.01 else "<1% off panel",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+            bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0))
+
+
+def figure_2(path, datasets, panels) -> None:
+  """Generator samples over the true mixture density, through training, for each method.
+
+  For each dataset, one row per method (in the order of panels[name]); one column per snapshot,
+  titled with its generator iteration, then a last column with the real data. Every panel of a
+  dataset shares its axis limits; the background is the analytic log-density of the mixture,
+  clipped DENSITY_FLOOR_NATS below its peak.
+
+  Args:
+    path: where to write the PNG.
+    datasets: list of {"name": str, "centers": (K, 2) array, "std": float, "real": (N, 2) array}.
+    panels: {dataset_name: {method_name: [(generator_iteration, samples_Nx2), ...]}}, snapshots in
+      training order.
+  """
+  rows = [(d, method, snapshots)
+          for d in datasets for method, snapshots in panels[d["name"]].items()]
+  if not rows:
+    raise ValueError("figure_2 needs at least one method with snapshots")
+  n_snapshots = max(len(snapshots) for _, _, snapshots in rows)
+  n_rows, n_cols = len(rows), n_snapshots + 1
+  backgrounds = {}
+  for d in datasets:
+    limits = _limits(d["centers"])
+    backgrounds[d["name"]] = (limits, _density_image(d["centers"], d["std"], limits))
+
+  with plots.new_figure(figsize=(PANEL_INCHES * n_cols + 0.5, PANEL_INCHES * n_rows + 0.3),
+                        layout="constrained") as fig:
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r, (d, method, snapshots) in enumerate(rows):
+      limits, log_density_GxG = backgrounds[d["name"]]
+      for c in range(n_snapshots):
+        if c < len(snapshots):
+          iteration, samples_Nx2 = snapshots[c]
+          _mixture_panel(axes[r, c], log_density_GxG, limits, samples_Nx2, f"iter {iteration}")
+        else:
+          axes[r, c].set_axis_off()  # This method has fewer snapshots than the longest row.
+      _mixture_panel(axes[r, -1], log_density_GxG, limits, d["real"], f"real ({d['name']})")
+      axes[r, 0].set_ylabel(f"{d['name']}\n{method}", fontsize=10, fontweight="bold")
+    plots.save_figure(fig, path)

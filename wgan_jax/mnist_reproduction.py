@@ -15,6 +15,18 @@ import os
 import time
 
 import numpy as np
+from PIL import Image
+
+from wgan_jax import checkpoints
+from wgan_jax import checks
+from wgan_jax import experiment
+from wgan_jax import files
+from wgan_jax import plots
+from wgan_jax import train
+from wgan_jax import writers
+from wgan_jax.configs import mnist_reproduction as mnist_reproduction_config
+from wgan_jax.data.images import load_labeled_mnist_offline
+from wgan_jax.metrics import digits
 
 # The columns of summary.md, in order: (key in a run's summary, header, format).
 TABLE_COLUMNS = (
@@ -30,10 +42,6 @@ TABLE_COLUMNS = (
 
 def check_runs(runs: dict, workdir: str) -> None:
   """ConfigError for a run of ``runs`` whose state cannot fit in memory, before any starts."""
-  from wgan_jax import checks
-  from wgan_jax import experiment
-  from wgan_jax import files
-  from wgan_jax import train
 
   try:
     files.check_workdir(workdir)
@@ -42,7 +50,7 @@ def check_runs(runs: dict, workdir: str) -> None:
   for name, config in runs.items():
     try:
       checks.check_state_fits(
-          train.state_template(experiment.build(config, with_data=False), config.run.seed),
+          checkpoints.state_template(experiment.build(config, with_data=False), config.run.seed),
           train.CONFIG_WIDTHS)
     except ValueError as e:
       raise checks.ConfigError(f"{name}: {e}") from None
@@ -52,7 +60,6 @@ def train_runs(runs: dict, workdir: str, judge_diverged: bool) -> dict[str, str]
   """Trains (or resumes) each of ``runs`` in ``workdir/<name>``; the runs that diverged, with
   the message of each. With ``judge_diverged`` a diverged run is judged from its last finite
   checkpoint and the next one starts; without, its NonFiniteError stops the sweep."""
-  from wgan_jax import train
 
   diverged = {}
   for name, config in runs.items():
@@ -62,8 +69,8 @@ def train_runs(runs: dict, workdir: str, judge_diverged: bool) -> dict[str, str]
       if not judge_diverged:
         raise train.NonFiniteError(f"{name}: {e}") from None
       diverged[name] = str(e)
-    except train.ConfigError as e:
-      raise train.ConfigError(f"{name}: {e}") from None
+    except checks.ConfigError as e:
+      raise checks.ConfigError(f"{name}: {e}") from None
   return diverged
 
 
@@ -87,7 +94,6 @@ def real_reference(num: int, seed: int) -> np.ndarray:
 
   The offline set is sorted by class, so a prefix would hold only zeros and ones: draw at random.
   """
-  from wgan_jax.data.images import load_labeled_mnist_offline
 
   images_Nx28x28x1, _ = load_labeled_mnist_offline(28, 1)
   if not 2 <= num <= images_Nx28x28x1.shape[0]:
@@ -101,12 +107,9 @@ def evaluate_run(workdir: str, name: str, classifier, real_Mx28x28x1, num: int,
                  seed: int, statistics: str | None = None) -> dict:
   """The summary of one finished run: its setup, step, training time and digit metrics;
   ``statistics`` replaces the run's ``run.sample_statistics``."""
-  from wgan_jax.metrics import digits
-  from wgan_jax import train
-  from wgan_jax import writers
 
-  config = train.load_config(workdir)
-  samples, step = train.sample_from_checkpoint(workdir, num, seed, statistics)
+  config = checkpoints.load_config(workdir)
+  samples, step = checkpoints.sample_from_checkpoint(workdir, num, seed, statistics)
   out = {"run": name, "method": config.objective.method, "generator": config.generator.name,
          "critic": f"{config.critic.name} ({config.critic.norm})",
          "generator_iterations": step,
@@ -131,7 +134,6 @@ def markdown_table(runs: list[dict]) -> str:
 
 def write_json(path: str, value) -> None:
   """``value`` as JSON at ``path``, atomically (nan becomes null: JSON has no nan)."""
-  from wgan_jax import files
 
   def clean(v):
     if isinstance(v, float) and math.isnan(v):
@@ -146,8 +148,6 @@ def write_json(path: str, value) -> None:
 
 def write_sheets(path: str, sheets: list[tuple[str, np.ndarray]]) -> None:
   """The runs' final 8x8 sheets side by side, each under its title, as one PNG (atomically)."""
-  from wgan_jax import plots  # selects the Agg backend before pyplot loads
-
   with plots.new_figure(figsize=(2.6 * len(sheets), 3.0)) as fig:
     axes = fig.subplots(1, len(sheets), squeeze=False)[0]
     for ax, (title, sheet) in zip(axes, sheets):
@@ -164,12 +164,8 @@ def run(config, workdir: str) -> dict:
   Raises ConfigError (nothing written) for a config that cannot run, and lets train's
   RunStopped (a fault) and Preempted through.
   """
-  from wgan_jax import checks
-  from wgan_jax import experiment
-  from wgan_jax import files
-  from wgan_jax.metrics import digits
 
-  checks.check(config)
+  checks.check(config, mnist_reproduction_config.check)
   runs = experiment.sweep(config)
   check_runs(runs, workdir)
   seed, num_samples, num_real = config.run.seed, config.eval.samples, config.eval.real
@@ -235,7 +231,5 @@ def run(config, workdir: str) -> dict:
 
 def final_sheet(workdir: str, row: dict) -> np.ndarray | None:
   """The last sample sheet of the run of ``row`` (an ``evaluate_run`` summary), if it exists."""
-  from PIL import Image
-
   path = os.path.join(workdir, row["run"], "samples", f"step_{row['generator_iterations']}.png")
   return np.asarray(Image.open(path)) if os.path.exists(path) else None

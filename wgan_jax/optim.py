@@ -8,7 +8,7 @@ critic step instead, so its generator step sees an unclipped critic; we follow t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -55,13 +55,31 @@ def torch_rmsprop(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransf
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-  """One network's optimiser: RMSProp or Adam, with optional weight clipping after each step."""
+  """One network's optimiser (a name of ``OPTIMIZERS``), with optional weight clipping after each
+  step."""
 
-  name: Literal["rmsprop", "adam"] = "rmsprop"
+  name: Literal["rmsprop", "adam", "frozen"] = "rmsprop"
   learning_rate: float = 5e-5
   b1: float = 0.5
   b2: float = 0.999
   clip: float | None = None  # clip the parameters to [-clip, clip] after every update
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+  """An optimiser family: ``make(config, lr)`` gives its optax transform (``lr`` a rate or a
+  schedule); ``trains`` is False for one that never changes the parameters."""
+  make: Callable[[OptimizerConfig, optax.ScalarOrSchedule], optax.GradientTransformation]
+  trains: bool = True
+
+
+# The optimisers by name, for OptimizerConfig.name and the configs' optimiser sections.
+OPTIMIZERS = {
+    "rmsprop": Optimizer(lambda config, lr: torch_rmsprop(lr)),
+    "adam": Optimizer(lambda config, lr: optax.adam(lr, b1=config.b1, b2=config.b2)),
+    # A generator held fixed while its critic trains (the paper parts of Figures 1 and 3).
+    "frozen": Optimizer(lambda config, lr: optax.set_to_zero(), trains=False),
+}
 
 
 def make_optimizer(config: OptimizerConfig, schedule: optax.Schedule | None = None,
@@ -69,15 +87,15 @@ def make_optimizer(config: OptimizerConfig, schedule: optax.Schedule | None = No
   """The optax transform for ``config``; ``schedule`` (steps -> lr) replaces the constant lr.
 
   ``record_cosine`` keeps cos(update, -gradient) of the optimiser's own step, before any
-  clipping, in its state (``with_update_cosine``, for ``GANSpec.log_update_cosine``).
+  clipping, in its state (``with_update_cosine``, for ``GANSpec.log_update_cosine``). A frozen
+  optimiser makes no update, so it is neither clipped nor recorded.
   """
-  lr = schedule if schedule is not None else config.learning_rate
-  if config.name == "rmsprop":
-    tx = torch_rmsprop(lr)
-  elif config.name == "adam":
-    tx = optax.adam(lr, b1=config.b1, b2=config.b2)
-  else:
-    raise ValueError(f"unknown optimiser {config.name!r}; choose rmsprop or adam")
+  if config.name not in OPTIMIZERS:
+    raise ValueError(f"unknown optimiser {config.name!r}; choose from {', '.join(OPTIMIZERS)}")
+  family = OPTIMIZERS[config.name]
+  tx = family.make(config, schedule if schedule is not None else config.learning_rate)
+  if not family.trains:
+    return tx
   if record_cosine:
     tx = with_update_cosine(tx)
   if config.clip is not None:

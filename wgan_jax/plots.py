@@ -1,10 +1,12 @@
-"""Every figure: the Gaussian reproduction's, the paper parts' and the image runs'.
+"""The figures drawn by more than one run or part, and the helpers of every figure.
 
-`figure_2` draws generator samples over the true mixture density, one row per method and one
-column per training snapshot; `learning_curves` draws each method's per-iteration distance
-estimate against the exact W1 measured with POT; the others draw sample sheets, the parallel
-lines and the Adam part's cosines. Every one writes its PNG atomically: a run killed while
-saving leaves the previous PNG (or none), never a truncated one.
+`learning_curves` draws each method's per-iteration distance estimate against the exact W1
+measured with POT; `image_learning_curve` an image run's estimate with sample sheets above it;
+`sheet_grid` a grid of sample sheets; `estimate_and_cosine` the estimate beside the cosine of the
+critic's steps. A figure drawn by one module lives with it (the gaussians reproduction's
+figure_2, a paper part's own figures) and uses `new_figure` and `save_figure`, as these do:
+`save_figure` writes the PNG atomically, so a run killed while saving leaves the previous PNG (or
+none), never a truncated one.
 
 Only numpy and matplotlib: plotting must not need jax or an accelerator.
 """
@@ -29,15 +31,9 @@ from wgan_jax import files  # noqa: E402
 from wgan_jax import series  # noqa: E402
 
 DPI = 110
-PANEL_INCHES = 2.0
-# The density background is clipped this many nats below its peak. A component's log-density
-# falls by d^2 / (2 std^2) at distance d, so 32 nats shows each mode as a disc of radius 8 std:
-# visible at the scale of the whole mixture, yet still much tighter than a mode a GAN has missed.
-DENSITY_FLOOR_NATS = 32.0
-DENSITY_GRID = 400
-SAMPLE_COLOR = "tab:red"
 ESTIMATE_COLOR = "tab:blue"
 W1_COLOR = "black"
+JS_COLOR = "tab:red"  # the JS divergence and the discriminator, in the paper parts' figures
 MEDIAN_WINDOW = series.MEDIAN_WINDOW
 
 
@@ -64,114 +60,6 @@ def save_figure(fig, path) -> None:
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=DPI)
   files.replace_atomically(path, buffer.getvalue())
-
-
-def _limits(centers_Kx2) -> tuple[float, float, float, float]:
-  """Square axis limits around the centres, with room for the tails and near-miss samples.
-
-  The margin is half the centres' half-range (at least 1): the ring of radius 2 gets +-3, the
-  grid on {-4, ..., 4}^2 gets +-6.
-  """
-  centers_Kx2 = np.asarray(centers_Kx2, dtype=np.float64)
-  lo_2, hi_2 = centers_Kx2.min(axis=0), centers_Kx2.max(axis=0)
-  mid_2 = (lo_2 + hi_2) / 2
-  half = float(np.max(hi_2 - lo_2)) / 2
-  reach = half + max(1.0, half / 2)
-  return mid_2[0] - reach, mid_2[0] + reach, mid_2[1] - reach, mid_2[1] + reach
-
-
-def mixture_log_density(points_Px2, centers_Kx2, std: float) -> np.ndarray:
-  """log p at each point, p the equal-weight mixture of isotropic Gaussians N(c_k, std^2 I) in 2-D.
-
-  Computed with a log-sum-exp over components, since far from every centre each term underflows.
-  """
-  points_Px2 = np.asarray(points_Px2, dtype=np.float64)
-  centers_Kx2 = np.asarray(centers_Kx2, dtype=np.float64)
-  sq_dist_PxK = np.sum((points_Px2[:, None, :] - centers_Kx2[None, :, :]) ** 2, axis=-1)
-  log_terms_PxK = -sq_dist_PxK / (2 * std**2)
-  peak_P = log_terms_PxK.max(axis=1)
-  log_sum_P = peak_P + np.log(np.exp(log_terms_PxK - peak_P[:, None]).sum(axis=1))
-  return log_sum_P - np.log(len(centers_Kx2)) - np.log(2 * np.pi * std**2)
-
-
-def _density_image(centers_Kx2, std: float, limits) -> np.ndarray:
-  """log-density on a DENSITY_GRID^2 grid over `limits`, rows running along y (imshow lower)."""
-  x0, x1, y0, y1 = limits
-  xs_G = np.linspace(x0, x1, DENSITY_GRID)
-  ys_G = np.linspace(y0, y1, DENSITY_GRID)
-  gx_GxG, gy_GxG = np.meshgrid(xs_G, ys_G)
-  points_Px2 = np.stack([gx_GxG.ravel(), gy_GxG.ravel()], axis=1)
-  return mixture_log_density(points_Px2, centers_Kx2, std).reshape(DENSITY_GRID, DENSITY_GRID)
-
-
-# Figure 2 ----------------------------------------------------------------------------------------
-
-def _mixture_panel(ax, log_density_GxG, limits, samples_Nx2, title: str) -> None:
-  """One panel: the density background, the samples on top, and the share of samples off-panel."""
-  peak = float(log_density_GxG.max())
-  # vmax above the peak keeps the mode centres mid-blue, so dark-red samples stay visible on them.
-  ax.imshow(log_density_GxG, origin="lower", extent=limits, cmap="Blues",
-            vmin=peak - DENSITY_FLOOR_NATS, vmax=peak + 0.4 * DENSITY_FLOOR_NATS,
-            interpolation="bilinear", aspect="equal")
-  samples_Nx2 = np.asarray(samples_Nx2, dtype=np.float64)
-  ax.scatter(samples_Nx2[:, 0], samples_Nx2[:, 1], s=2, alpha=0.5, color=SAMPLE_COLOR,
-             linewidths=0, rasterized=True)
-  x0, x1, y0, y1 = limits
-  ax.set_xlim(x0, x1)
-  ax.set_ylim(y0, y1)
-  ax.set_aspect("equal")
-  ax.set_xticks([])
-  ax.set_yticks([])
-  ax.set_title(title, fontsize=9, pad=3)
-  # A diverged generator can put most samples off the panel; an empty panel would hide that.
-  inside_N = ((samples_Nx2[:, 0] >= x0) & (samples_Nx2[:, 0] <= x1)
-              & (samples_Nx2[:, 1] >= y0) & (samples_Nx2[:, 1] <= y1))
-  outside = 1.0 - float(inside_N.mean()) if len(inside_N) else 0.0
-  if outside > 0:
-    ax.text(0.98, 0.02, f"{outside:.0%} off panel" if outside >= 0.01 else "<1% off panel",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-            bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0))
-
-
-def figure_2(path, datasets, panels) -> None:
-  """Generator samples over the true mixture density, through training, for each method.
-
-  For each dataset, one row per method (in the order of panels[name]); one column per snapshot,
-  titled with its generator iteration, then a last column with the real data. Every panel of a
-  dataset shares its axis limits; the background is the analytic log-density of the mixture,
-  clipped DENSITY_FLOOR_NATS below its peak.
-
-  Args:
-    path: where to write the PNG.
-    datasets: list of {"name": str, "centers": (K, 2) array, "std": float, "real": (N, 2) array}.
-    panels: {dataset_name: {method_name: [(generator_iteration, samples_Nx2), ...]}}, snapshots in
-      training order.
-  """
-  rows = [(d, method, snapshots)
-          for d in datasets for method, snapshots in panels[d["name"]].items()]
-  if not rows:
-    raise ValueError("figure_2 needs at least one method with snapshots")
-  n_snapshots = max(len(snapshots) for _, _, snapshots in rows)
-  n_rows, n_cols = len(rows), n_snapshots + 1
-  backgrounds = {}
-  for d in datasets:
-    limits = _limits(d["centers"])
-    backgrounds[d["name"]] = (limits, _density_image(d["centers"], d["std"], limits))
-
-  with new_figure(figsize=(PANEL_INCHES * n_cols + 0.5, PANEL_INCHES * n_rows + 0.3),
-               layout="constrained") as fig:
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for r, (d, method, snapshots) in enumerate(rows):
-      limits, log_density_GxG = backgrounds[d["name"]]
-      for c in range(n_snapshots):
-        if c < len(snapshots):
-          iteration, samples_Nx2 = snapshots[c]
-          _mixture_panel(axes[r, c], log_density_GxG, limits, samples_Nx2, f"iter {iteration}")
-        else:
-          axes[r, c].set_axis_off()  # This method has fewer snapshots than the longest row.
-      _mixture_panel(axes[r, -1], log_density_GxG, limits, d["real"], f"real ({d['name']})")
-      axes[r, 0].set_ylabel(f"{d['name']}\n{method}", fontsize=10, fontweight="bold")
-    save_figure(fig, path)
 
 
 # Learning curves ---------------------------------------------------------------------------------
@@ -494,184 +382,4 @@ def estimate_and_cosine(path, runs, title: str | None = None) -> None:
                transform=top.transAxes, ha="left", va="top", fontsize=7, color="0.2")
     if title:
       fig.suptitle(title, fontsize=11)
-    save_figure(fig, path)
-
-
-# The paper's Figure 1: parallel lines ------------------------------------------------------------
-
-JS_COLOR = "tab:red"
-GP_COLOR = "tab:green"
-
-
-def parallel_lines(path, thetas_F, exact, thetas_G, em_estimate_G, js_estimate_G,
-                   em_fit: tuple[float, float], gp_estimate_G=None,
-                   best_slope: float | None = None) -> None:
-  """The paper's Figure 1 with learned points: EM (left) and JS, TV, KL (right) against θ.
-
-  Left: the exact EM |θ| on the left axis; the clipped critic's estimate (points) and its
-  linear fit against |θ| on a twin right axis, since a clipped critic is K-Lipschitz for an
-  unknown K. Right: the exact JS (log 2 off θ = 0), TV (dashed) and the discriminator's JS
-  estimate (points); KL, infinite off θ = 0, is named in the legend.
-
-  Args:
-    path: where to write the PNG.
-    thetas_F: a fine grid of θ for the exact curves; exact: {"EM", "JS", "TV": (F,)} on it.
-    thetas_G, em_estimate_G, js_estimate_G: the learned estimates on the grid.
-    em_fit: (slope, intercept) of the critic's estimate against |θ|.
-    gp_estimate_G: optionally, a gradient-penalty critic's estimate, 1-Lipschitz and so drawn on
-      the exact EM's axis.
-    best_slope: optionally, the slope in |θ| of the best clipped critic's estimate: the right
-      axis is then scaled so that the exact EM line is also the best clipped critic's.
-  """
-  thetas_F = np.asarray(thetas_F, np.float64)
-  thetas_G = np.asarray(thetas_G, np.float64)
-  apart_F = thetas_F != 0
-  with new_figure(figsize=(9.0, 3.4), layout="constrained") as fig:
-    left, right = fig.subplots(1, 2)
-    left.plot(thetas_F, np.asarray(exact["EM"]), color=W1_COLOR, linewidth=1.5,
-              label="exact EM = |θ|")
-    left.set_xlabel("θ")
-    left.set_ylabel("EM distance")
-    left.set_title("Earth-Mover distance", fontsize=10)
-    twin = left.twinx()
-    slope, intercept = em_fit
-    twin.plot(thetas_F, slope * np.abs(thetas_F) + intercept, color=ESTIMATE_COLOR,
-              linewidth=0.8, linestyle=":")
-    twin.plot(thetas_G, em_estimate_G, "o", color=ESTIMATE_COLOR, markersize=4)
-    twin.set_ylabel("critic's EM estimate", color=ESTIMATE_COLOR)
-    twin.tick_params(axis="y", colors=ESTIMATE_COLOR)
-    if best_slope is None:
-      # One scale for both axes at θ = 0, so that the exact curve and the points start together.
-      twin.set_ylim(bottom=min(0.0, float(np.min(em_estimate_G))))
-      left.set_ylim(bottom=0.0)
-      exact_label = "exact EM = |θ|"
-    else:
-      # The right axis is the left one times best_slope: the exact EM line is also the best
-      # clipped critic's estimate, best_slope·|θ|, and the points read as a fraction of it.
-      bottom = min(0.0, float(np.min(em_estimate_G)) / best_slope)
-      top = 1.05 * float(np.max(np.asarray(exact["EM"])))
-      left.set_ylim(bottom, top)
-      twin.set_ylim(bottom * best_slope, top * best_slope)
-      exact_label = f"exact EM = |θ|; right axis: best clipped critic, {best_slope:.3g}|θ|"
-    handles = [
-        Line2D([], [], color=W1_COLOR, linewidth=1.5, label=exact_label),
-        Line2D([], [], color=ESTIMATE_COLOR, marker="o", markersize=4, linestyle=":",
-               linewidth=0.8, label="clipped critic (right axis), linear fit")]
-    if gp_estimate_G is not None:
-      left.plot(thetas_G, gp_estimate_G, "s", color=GP_COLOR, markersize=3.5, fillstyle="none")
-      handles.append(Line2D([], [], color=GP_COLOR, marker="s", markersize=3.5, fillstyle="none",
-                            linestyle="none", label="gradient-penalty critic"))
-    left.legend(handles=handles, loc="upper center", fontsize=7, frameon=False)
-
-    for side in (thetas_F < 0, thetas_F > 0):
-      right.plot(thetas_F[side], np.asarray(exact["JS"])[side], color=W1_COLOR, linewidth=1.5)
-      right.plot(thetas_F[side], np.asarray(exact["TV"])[side], color="0.5", linewidth=1.0,
-                 linestyle="--")
-    right.plot([0.0], [0.0], "o", color=W1_COLOR, markersize=4)  # every distance is 0 at θ = 0
-    right.plot(thetas_G, js_estimate_G, "o", color=JS_COLOR, markersize=4, fillstyle="none")
-    right.set_xlabel("θ")
-    right.set_title("Jensen-Shannon divergence", fontsize=10)
-    right.set_ylim(-0.05, 1.1)
-    right.legend(handles=[
-        Line2D([], [], color=W1_COLOR, linewidth=1.5, label="exact JS (log 2 off θ = 0)"),
-        Line2D([], [], color="0.5", linewidth=1.0, linestyle="--", label="exact TV"),
-        Line2D([], [], linestyle="none", label="exact KL = ∞ off θ = 0"),
-        Line2D([], [], color=JS_COLOR, marker="o", fillstyle="none", linestyle="none",
-               label="GAN discriminator's ½L + log 2")],
-        loc="center right", fontsize=7, frameon=False)
-    if not apart_F.all():
-      left.axvline(0.0, color="0.85", linewidth=0.8, zorder=0)
-    save_figure(fig, path)
-
-
-def theta_learning(path, steps_T, theta_T, checkpoints_C, gradients) -> None:
-  """θ learned by a WGAN from θ = 1 (left); |∂ loss / ∂θ| at θ = 1 as the critic trains (right).
-
-  Args:
-    path: where to write the PNG.
-    steps_T, theta_T: θ at generator iterations steps_T.
-    checkpoints_C: critic (discriminator) steps after which each gradient was measured.
-    gradients: {name: (C,) gradient magnitudes}, drawn on a log-log scale.
-  """
-  with new_figure(figsize=(9.0, 3.2), layout="constrained") as fig:
-    left, right = fig.subplots(1, 2)
-    left.plot(np.asarray(steps_T), np.asarray(theta_T), color=ESTIMATE_COLOR, linewidth=1.5)
-    left.axhline(0.0, color="0.5", linewidth=0.8, linestyle="--")
-    left.set_xlabel("generator iterations")
-    left.set_ylabel("θ")
-    left.set_title("WGAN learning θ from θ = 1", fontsize=10)
-    for name, gradient_C in gradients.items():
-      gradient_C = np.asarray(gradient_C, np.float64)
-      # A gradient of exactly 0 has no place on a log axis: drawn at the floor of float32.
-      right.plot(np.asarray(checkpoints_C), np.maximum(gradient_C, 1e-38), "o-", markersize=3,
-                 label=name)
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("critic (discriminator) steps at θ = 1")
-    right.set_ylabel("|∂ generator loss / ∂θ|")
-    right.set_title("The generator's gradient on θ", fontsize=10)
-    right.legend(fontsize=7, frameon=False)
-    save_figure(fig, path)
-
-
-# The paper's Figure 3: two Gaussians -----------------------------------------------------------
-
-DENSITY_COLORS = {"real": "tab:blue", "fake": "tab:orange"}
-FUNCTION_STYLES = ({"color": JS_COLOR, "linewidth": 1.5},
-                   {"color": JS_COLOR, "linewidth": 0.9, "linestyle": ":"},
-                   {"color": "tab:green", "linewidth": 1.5})
-
-
-def two_gaussians(path, x_F, densities, functions, gradients, support,
-                  floor: float = 1e-16, title: str | None = None) -> None:
-  """The paper's Figure 3 (left) and the gradients that reach the generator (right).
-
-  A function or gradient may be one curve (F,) or one per initialisation (S, F): the first is
-  drawn bold and labelled, the others faint in the same style.
-
-  Args:
-    path: where to write the PNG.
-    x_F: the points of the line.
-    densities: {name: (F,) density}, filled; "real" and "fake" get their own colours.
-    functions: {legend: (F,) or (S, F) values in [0, 1]}: the discriminator, its optimum, the
-      rescaled critic (at most three, drawn in FUNCTION_STYLES).
-    gradients: {legend: (F,) or (S, F) |∂ℓ/∂x| over its maximum on the support}, on a log scale.
-    support: (left, right) of the support, shaded in both panels.
-    floor: the lowest gradient drawn; below it a gradient is nothing at float32's precision.
-    title: the figure's title, if any (which initialisation is bold).
-  """
-  x_F = np.asarray(x_F, np.float64)
-  faint = {"alpha": 0.35, "linewidth": 0.6}
-  with new_figure(figsize=(10.0, 3.6), layout="constrained") as fig:
-    left, right = fig.subplots(1, 2)
-    for ax in (left, right):
-      ax.axvspan(*support, color="0.94", zorder=0, label="support" if ax is left else None)
-      ax.set_xlabel("x")
-      ax.set_xlim(x_F[0], x_F[-1])
-    for name, density_F in densities.items():
-      color = DENSITY_COLORS.get(name, "0.5")
-      left.fill_between(x_F, np.asarray(density_F), color=color, alpha=0.3, linewidth=0)
-      left.plot(x_F, np.asarray(density_F), color=color, linewidth=0.8, label=f"{name} density")
-    for (name, values), style in zip(functions.items(), FUNCTION_STYLES):
-      values_SxF = np.atleast_2d(np.asarray(values, np.float64))
-      left.plot(x_F, values_SxF[0], label=name, **style)
-      for values_F in values_SxF[1:]:
-        left.plot(x_F, values_F, **{**style, **faint})
-    left.set_ylim(-0.05, 1.45)  # room for the legend above D = 1
-    left.set_title("Densities, discriminator and critic", fontsize=10)
-    left.legend(loc="upper center", fontsize=7, frameon=False, ncol=2)
-    for name, gradient in gradients.items():
-      gradient_SxF = np.atleast_2d(np.asarray(gradient, np.float64))
-      # Exact zeros (a dead ReLU region) have no place on a log scale.
-      drawn_SxF = np.where(gradient_SxF > 0, gradient_SxF, np.nan)
-      line, = right.plot(x_F, drawn_SxF[0], linewidth=1.2, label=name)
-      for drawn_F in drawn_SxF[1:]:
-        right.plot(x_F, drawn_F, color=line.get_color(), **faint)
-    right.set_yscale("log")
-    right.set_ylim(bottom=floor, top=3.0)
-    right.set_ylabel("|∂ℓ/∂x| / its maximum over the support")
-    right.set_title("Gradient of the generator's loss ℓ(x)", fontsize=10)
-    right.legend(fontsize=7, frameon=False, loc="center left")
-    if title:
-      fig.suptitle(title, fontsize=10)
     save_figure(fig, path)

@@ -4,6 +4,7 @@ analyses read them through."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 
 # The centred window of the WGAN paper's figures: its curves are median-filtered over 101
 # generator iterations.
@@ -41,8 +42,6 @@ def running_median(x_T, window: int) -> np.ndarray:
 def spearman(a, b) -> float:
   """Spearman's ρ between ``a`` and ``b`` over the pairs where both are finite; nan with fewer
   than 3 such pairs or when one side is constant."""
-  import scipy.stats
-
   a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
   finite = np.isfinite(a) & np.isfinite(b)
   if finite.sum() < 3:

@@ -63,6 +63,17 @@ class Objective:
     loss = losses.ebgan_discriminator_loss(real_B, fake_B, self.margin)
     return loss, jnp.full((), jnp.nan)  # EBGAN's loss estimates no distance
 
+  def penalised(self, loss: jax.Array, critic_fn: Callable[[jax.Array], jax.Array],
+                real: jax.Array, fake: jax.Array, key: jax.Array
+                ) -> tuple[jax.Array, jax.Array]:
+    """(the critic's training loss, the gradient penalty): for WGAN-GP ``loss`` + λ·penalty at
+    interpolates of ``real`` and ``fake`` (``losses.gradient_penalty``, ``critic_fn`` scoring
+    each sample on its own), else ``loss`` and 0."""
+    if self.method != "wgan-gp":
+      return loss, jnp.zeros(())
+    penalty = losses.gradient_penalty(critic_fn, real, fake, key, self.one_sided_gp)
+    return loss + self.gp_weight * penalty, penalty
+
   def generator_loss(self, fake_B: jax.Array) -> jax.Array:
     if self.method in ("wgan", "wgan-gp"):
       return losses.wgan_generator_loss(fake_B)
@@ -220,11 +231,8 @@ def make_steps(spec: GANSpec) -> Steps:
       real_B, c_stats = run_critic(c_params, state.critic_stats, real)
       fake_B, c_stats = run_critic(c_params, c_stats, fake)
       loss, estimate = objective.critic_loss(real_B, fake_B)
-      penalty = jnp.zeros(())
-      if objective.method == "wgan-gp":
-        critic_fn = lambda x: run_critic(c_params, {}, x)[0]
-        penalty = losses.gradient_penalty(critic_fn, real, fake, key_gp, objective.one_sided_gp)
-      total = loss + objective.gp_weight * penalty if objective.method == "wgan-gp" else loss
+      total, penalty = objective.penalised(loss, lambda x: run_critic(c_params, {}, x)[0], real,
+                                           fake, key_gp)
       return total, (c_stats, {"critic_loss": loss, "estimate": estimate,
                                "gradient_penalty": penalty})
 

@@ -1,28 +1,29 @@
-"""The training loop: several seeds at once, K training steps per dispatch, evaluation hooks.
+"""``train_and_evaluate(config, workdir)``: one run from a config, with checkpoints, logs and samples.
 
-Every experiment drives its GAN through ``train_seeds``; experiments differ by their config
-(wgan_jax/configs/) and by what their ``evaluate`` hook records.
+It checks the config before writing anything, builds the run (``experiment.build``), trains it
+with ``loop.train_seeds`` under a workdir lock, checkpoints (``checkpoints.Checkpoints``), logs
+(``writers``) and stops cleanly on a stop signal or a fault. Its errors say what happened in one
+line: ``checks.ConfigError`` (nothing written), ``NonFiniteError`` and ``RunFault`` (the last
+complete checkpoint kept), ``Preempted`` (checkpointed on a stop signal).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
 
-from etils import epath
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
-from PIL import Image
 
+from wgan_jax import checkpoints as checkpoints_lib
 from wgan_jax import checks
+from wgan_jax import experiment
 from wgan_jax import files
 from wgan_jax import lock
+from wgan_jax import loop
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
@@ -30,126 +31,6 @@ from wgan_jax.data.images import DataError
 from wgan_jax.metrics import evaluation
 from wgan_jax.metrics import inception
 
-
-class Progress:
-  """One line, rewritten in place on a terminal (printed every few seconds otherwise).
-
-  The rate is measured from the first update on, so that compilation does not distort it.
-  """
-
-  def __init__(self, label: str, total: int, stream: TextIO | None = None,
-               every_s: float = 5.0):
-    # sys.stderr when called, not when defined: a test harness may replace it in between.
-    stream = stream or sys.stderr
-    self.label, self.total, self.stream, self.every_s = label, total, stream, every_s
-    self.start = time.perf_counter()
-    self.first: tuple[int, float] | None = None  # (iterations, time) at the first update
-    self.last_print = -math.inf
-    self.tty = stream.isatty()
-
-  def update(self, done: int, extra: str = "", final: bool = False) -> None:
-    now = time.perf_counter()
-    if self.first is None:
-      self.first = (done, now)
-    if not final and not self.tty and now - self.last_print < self.every_s:
-      return
-    self.last_print = now
-    elapsed = now - self.start
-    first_done, first_time = self.first
-    rate = (done - first_done) / (now - first_time) if done > first_done else 0.0
-    speed = f"{rate:7.1f} it/s  left {(self.total - done) / rate:5.1f}s" if rate else "compiled"
-    line = f"{self.label}: {done}/{self.total} it  {speed}  elapsed {elapsed:5.1f}s  {extra}"
-    if self.tty:
-      self.stream.write("\r" + line.ljust(110) + ("\n" if final else ""))
-    else:
-      self.stream.write(line + "\n")
-    self.stream.flush()
-
-
-def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
-                eval_every: int, chunk: int = 100,
-                evaluate: Callable[[steps_lib.GANState, int], None] | None = None,
-                on_metrics: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-                state: steps_lib.GANState | None = None, data: Any = None,
-                label: str = "train", stream: TextIO | None = None,
-                should_stop: Callable[[], bool] | None = None,
-                ) -> tuple[steps_lib.GANState, dict[str, np.ndarray]]:
-  """Trains one GAN per seed in lockstep (vmap) up to ``num_steps`` generator iterations.
-
-  ``state`` resumes a run (from its ``state.step``); by default the seeds' initial states.
-  ``evaluate(state, step)`` runs at the start, every ``eval_every`` steps and at the end;
-  ``on_metrics(first_step, metrics)`` receives each dispatch's per-step metrics, each of shape
-  (steps, seeds). ``data`` is passed to the steps (see ``GANSpec``); a callable
-  ``data(step, n)`` (an ``images.HostFeed``) gives the real batches of steps step..step+n-1 for
-  each dispatch. ``should_stop()`` is asked after every dispatch; when it says so, the loop ends
-  early (a preemption notice). Returns the final state and the metrics of the steps run, each an
-  array of shape (steps, seeds).
-
-  The metrics of a dispatch reach ``on_metrics`` before ``evaluate`` sees the state they led to,
-  so a hook that raises on bad metrics (a NaN) keeps that state from being checkpointed.
-  """
-  if num_steps < 1 or eval_every < 1 or chunk < 1:
-    raise ValueError("num_steps, eval_every and chunk must be positive")
-  # One dispatch size for the whole run, so the scanned driver compiles once.
-  dispatch = math.gcd(chunk, eval_every, num_steps)
-  init_keys, train_keys = seed_keys(seeds)
-  if state is None:
-    state = steps_lib.init_over_seeds(steps.init, init_keys)
-  run = jax.jit(steps_lib.over_seeds(steps.train_steps), static_argnums=2)
-
-  step = int(state.step)
-  progress = Progress(label, num_steps, stream)
-  pending, history = None, []
-
-  def collect(metrics, first_step):
-    per_step = {name: np.asarray(value).T for name, value in jax.device_get(metrics).items()}
-    history.append(per_step)
-    if on_metrics:
-      on_metrics(first_step, per_step)
-    progress.update(first_step + dispatch, _describe(per_step))
-
-  if evaluate and step == 0:
-    evaluate(state, 0)
-  while step < num_steps:
-    count = min(dispatch, num_steps - step)
-    step_data = data(step, count) if callable(data) else data  # a HostFeed's batches
-    state, metrics = run(state, train_keys, count, step_data)
-    # Reading the previous chunk's metrics only now lets the device run ahead of Python.
-    if pending is not None:
-      collect(*pending)
-    pending = (metrics, step)
-    step = int(state.step)
-    evaluating = evaluate and (step % eval_every == 0 or step == num_steps)
-    stopping = should_stop is not None and should_stop()
-    if evaluating or stopping:
-      collect(*pending)
-      pending = None
-    if evaluating:
-      evaluate(state, step)
-    if stopping:
-      break
-  if pending is not None:
-    collect(*pending)
-  progress.update(step, final=True)
-  if not history:
-    return state, {}
-  return state, {name: np.concatenate([h[name] for h in history]) for name in history[0]}
-
-
-def seed_keys(seeds: list[int]) -> tuple[jax.Array, jax.Array]:
-  """(initialisation keys, training keys) of the seeds, stacked: a pure function of the seeds."""
-  pairs = [jax.random.split(jax.random.key(seed)) for seed in seeds]
-  return jax.numpy.stack([p[0] for p in pairs]), jax.numpy.stack([p[1] for p in pairs])
-
-
-def _describe(metrics: dict[str, np.ndarray]) -> str:
-  estimate = float(np.mean(metrics["estimate"][-1])) if "estimate" in metrics else math.nan
-  return "" if math.isnan(estimate) else f"estimate {estimate:.4f}"
-
-
-# Image (and toy) runs from a config, with checkpoints, logs and samples ----------------------
-
-ConfigError = checks.ConfigError  # a config or workdir that cannot run; nothing written
 CONFIG_WIDTHS = ("--config.generator.features, --config.critic.features, their hidden or "
                  "--config.generator.noise_dim")  # what sizes the state
 
@@ -248,8 +129,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
   fails (in both, the last complete checkpoint stays the latest), and Preempted after
   checkpointing when SIGTERM or SIGINT arrives.
   """
-  from wgan_jax import experiment  # the config -> GANSpec mapping; heavy imports stay lazy
-
   # Everything that can refuse the config runs before anything is written.
   try:
     files.check_workdir(workdir)
@@ -259,10 +138,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
       raise ValueError(f"{e}; repair or remove that line to resume") from None
     warnings = checks.check_config(config)
     run = experiment.build(config)
-    template = state_template(run, config.run.seed)
+    template = checkpoints_lib.state_template(run, config.run.seed)
     checks.check_state_fits(template, CONFIG_WIDTHS)
   except ValueError as e:  # ConfigError, DataError and the networks' own refusals
-    raise ConfigError(str(e)) from None
+    raise checks.ConfigError(str(e)) from None
   for warning in warnings:
     print(f"warning: {warning}", file=sys.stderr)
   os.makedirs(workdir, exist_ok=True)
@@ -271,7 +150,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
-  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), config.run.keep_checkpoints,
+  checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, "checkpoints"), config.run.keep_checkpoints,
                             cleanup=True)
   label = os.path.basename(os.path.normpath(workdir)) or "train"
   saved = {"step": None}
@@ -303,7 +182,7 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
     try:
       state = checkpoints.restore_latest(template)
     except ValueError as e:
-      raise ConfigError(str(e)) from None
+      raise checks.ConfigError(str(e)) from None
     # Written only now: a config that cannot resume this workdir must not replace its config.json.
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
     _write_config(workdir, config)
@@ -359,7 +238,7 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
         checkpoints.save(step, state)
         saved["step"] = step
 
-    state, _ = train_seeds(run.steps, [config.run.seed], config.schedule.num_steps,
+    state, _ = loop.train_seeds(run.steps, [config.run.seed], config.schedule.num_steps,
                            eval_every=config.run.checkpoint_every,
                            chunk=config.schedule.steps_per_dispatch,
                            evaluate=evaluate, on_metrics=on_metrics, state=state, data=run.data,
@@ -385,79 +264,8 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
   return rows[-1] if rows else {}
 
 
-def state_template(run, seed: int):
-  """The shapes and dtypes of the run's state (one seed), without computing it."""
-  init_keys, _ = seed_keys([seed])
-  return jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
-
-
 def _write_config(workdir: str, config) -> None:
   files.save_text(os.path.join(workdir, "config.json"), config.to_json(indent=2))
-
-
-def load_config(workdir: str):
-  """The config a run in ``workdir`` was started with."""
-  import ml_collections
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"{workdir!r} holds no run: {path} is missing")
-  config = files.read_json(path)
-  if not isinstance(config, dict):
-    raise ValueError(f"{path} holds no config (a JSON object); restore it from the run's "
-                     f"command")
-  return ml_collections.ConfigDict(config)
-
-
-def sample_from_checkpoint(workdir: str, num: int, seed: int = 0,
-                           statistics: str | None = None) -> tuple[np.ndarray, int]:
-  """``num`` samples of the generator in the latest checkpoint of ``workdir``, and its step.
-
-  ``statistics`` replaces the run's ``run.sample_statistics`` (batch | running). ValueError when
-  ``workdir`` holds no run or no complete checkpoint.
-  """
-  samples = sample_checkpoints(workdir, num, seed, statistics, latest_only=True)
-  if not samples:
-    raise ValueError(f"{workdir!r} has no complete checkpoint yet")
-  step, samples_N = samples[0]
-  return samples_N, step
-
-
-def sample_checkpoints(workdir: str, num: int, seed: int = 0, statistics: str | None = None,
-                       latest_only: bool = False) -> list[tuple[int, np.ndarray]]:
-  """[(step, ``num`` samples)] of every checkpoint of ``workdir`` in step order (or of the latest
-  one), all drawn from the same noise; arguments as ``sample_from_checkpoint``'s."""
-  from wgan_jax import experiment
-
-  checks.check_count("--num", num, 1)
-  checks.check_seed("--seed", seed)
-  config = load_config(workdir)
-  if statistics is not None:
-    config.run.sample_statistics = statistics
-  checks.check_config(config)
-  checks.check_count("--num", num, 1, lambda n: n * checks.example_bytes(config), "the samples")
-  run = experiment.build(config, with_data=False)
-  template = state_template(run, config.run.seed)
-  checks.check_state_fits(template, f"the widths in {workdir}/config.json")
-  checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), 1, create=False)
-  generate = steps_lib.generate_over_seeds(run.steps)
-  keys = jax.random.split(jax.random.key(seed), 1)
-  try:
-    states = ([checkpoints.restore_latest(template)] if latest_only else
-              [checkpoints.restore(step, template) for step in checkpoints.steps()])
-  finally:
-    checkpoints.close()
-  return [(int(state.step), np.asarray(generate(state, keys, num)[0]))
-          for state in states if state is not None]
-
-
-def marked_sheets(workdir: str, steps, count: int) -> list[tuple[int, np.ndarray]]:
-  """[(step, sheet)] of ``count`` of the sample sheets ``workdir/samples/step_<s>.png`` of
-  ``steps`` that exist, spread evenly over them, the last one at the end."""
-  path = lambda s: os.path.join(workdir, "samples", f"step_{s}.png")
-  steps = [int(s) for s in steps if os.path.exists(path(int(s)))]
-  marked = sorted({steps[round(i * (len(steps) - 1) / (count - 1))] for i in range(count)}
-                  ) if steps else []
-  return [(s, np.asarray(Image.open(path(s)))) for s in marked]
 
 
 def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) -> None:
@@ -466,121 +274,8 @@ def _write_learning_curve(workdir: str, rows: list[dict], estimate_name: str) ->
                         dtype=np.float64)
   sheet_steps = sorted(int(name[5:-4]) for name in os.listdir(os.path.join(workdir, "samples"))
                        if name.startswith("step_") and name.endswith(".png"))
-  sheets = marked_sheets(workdir, sheet_steps, 4)
+  sheets = writers.marked_sheets(workdir, sheet_steps, 4)
   plots.image_learning_curve(os.path.join(workdir, "learning_curve.png"), steps_T, estimate_T,
                              estimate_name, sheets)
 
 
-class Checkpoints:
-  """orbax-checkpoint: complete checkpoints only, the latest ``keep`` kept.
-
-  orbax writes a checkpoint into ``<step>.orbax-checkpoint-tmp-*`` and renames it to ``<step>``
-  when done, so a run killed mid-write leaves a temporary folder that is never listed as a step;
-  ``cleanup`` (for the run that owns the folder) removes such leftovers. Should the newest step
-  still fail to read (a file system without atomic renames), ``restore_latest`` falls back to the
-  one before, with a warning, and (with ``cleanup``) renames the unreadable one to
-  ``<step>.unreadable-<ns>``.
-  """
-
-  def __init__(self, directory: str, keep: int, create: bool = True, cleanup: bool = False):
-    if not create and not os.path.isdir(directory):
-      raise ValueError(f"no checkpoints in {directory!r}")
-    self.directory, self.owner = directory, cleanup
-    self.manager = ocp.CheckpointManager(
-        os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=create,
-                                             cleanup_tmp_directories=cleanup))
-
-  def restore_latest(self, template):
-    """The newest checkpoint that restores into ``template``'s structure; None when there are
-    none; ValueError when there are some but none restores (a config that changed the state's
-    structure, say), rather than silently starting again over them."""
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    steps, failures = sorted(self.manager.all_steps(), reverse=True), []
-    for step in steps:
-      # Compared before reading any array: a failed read leaves orbax's callbacks pending on a
-      # closed event loop, and each prints a traceback at exit.
-      mismatch = _mismatch(self.directory, step, abstract)
-      if mismatch == _NO_CRITIC_ITER:
-        raise ValueError(f"checkpoint {step} in {self.directory} was written before the state "
-                         f"counted critic iterations (GANState.critic_iter, which orders the "
-                         f"real batches) and cannot be resumed by this version; start the run "
-                         f"again in another workdir")
-      if mismatch:
-        raise ValueError(f"checkpoint {step} in {self.directory} holds another state: "
-                         f"{mismatch}; resume with the config the run was started with (its "
-                         f"config.json) or use another workdir")
-      try:
-        state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
-      except Exception as e:  # orbax and tensorstore raise many kinds for unreadable files
-        failures.append(f"checkpoint {step}: "
-                        f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}")
-        continue
-      for failure in failures:
-        print(f"warning: {failure}; restored the older checkpoint {step}", file=sys.stderr)
-      if failures and self.owner:
-        # Renamed out of the way (kept for a post-mortem), so that the resumed run can save
-        # those steps again.
-        for bad in steps[:len(failures)]:
-          bad_path = os.path.join(self.directory, str(bad))
-          os.replace(bad_path, f"{bad_path}.unreadable-{time.time_ns()}")
-        self.manager.reload()
-      return state
-    if steps:
-      raise ValueError(f"none of the {len(steps)} checkpoints in {self.directory} can be "
-                       f"restored with this config ({failures[0]}); resume with the config "
-                       f"the run was started with (its config.json) or use another workdir")
-    return None
-
-  def save(self, step: int, state) -> None:
-    self.manager.save(step, args=ocp.args.StandardSave(state))
-
-  def steps(self) -> list[int]:
-    """The steps of the complete checkpoints, in increasing order."""
-    return sorted(self.manager.all_steps())
-
-  def restore(self, step: int, template):
-    """Checkpoint ``step``, restored into ``template``'s structure."""
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
-
-
-  def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
-
-
-# What ``_mismatch`` returns for a checkpoint that lacks only GANState.critic_iter: one written
-# by a version of wgan_jax before the real batches were read in epoch order.
-_NO_CRITIC_ITER = "no critic_iter"
-
-
-def _leaf_name(path) -> str:
-  return ".".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)
-
-
-def _mismatch(directory: str, step: int, abstract) -> str | None:
-  """How the arrays of checkpoint ``step`` differ from ``abstract``'s (names, shapes, dtypes);
-  None when they agree or when the metadata cannot be read (the restore then decides)."""
-  try:
-    metadata = ocp.PyTreeCheckpointHandler().metadata(
-        epath.Path(os.path.abspath(directory)) / str(step) / "default")
-    stored = {_leaf_name(path): leaf for path, leaf in
-              jax.tree_util.tree_leaves_with_path(getattr(metadata, "tree", metadata))}
-  except Exception:  # unreadable metadata: left to restore_latest's fallback
-    return None
-  wanted = {_leaf_name(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(abstract)}
-  if not stored:
-    return None
-  missing, extra = sorted(set(wanted) - set(stored)), sorted(set(stored) - set(wanted))
-  if missing == ["critic_iter"] and not extra:
-    return _NO_CRITIC_ITER
-  if missing or extra:
-    return (f"{len(missing)} arrays of this config are not in it (e.g. {missing[0]})" if missing
-            else f"it has {len(extra)} arrays this config lacks (e.g. {extra[0]})")
-  for name, leaf in wanted.items():
-    have = stored[name]
-    if tuple(have.shape) != tuple(leaf.shape) or np.dtype(have.dtype) != np.dtype(leaf.dtype):
-      return (f"{name} is {np.dtype(have.dtype).name}{list(have.shape)} there, "
-              f"{np.dtype(leaf.dtype).name}{list(leaf.shape)} with this config")
-  return None

@@ -291,3 +291,13 @@ class MetricWriter:
 
   def __exit__(self, *exc_info) -> None:
     self.close()
+
+
+def marked_sheets(workdir: str, steps, count: int) -> list[tuple[int, np.ndarray]]:
+  """[(step, sheet)] of ``count`` of the sample sheets ``workdir/samples/step_<s>.png`` of
+  ``steps`` that exist, spread evenly over them, the last one at the end."""
+  path = lambda s: os.path.join(workdir, "samples", f"step_{s}.png")
+  steps = [int(s) for s in steps if os.path.exists(path(int(s)))]
+  marked = sorted({steps[round(i * (len(steps) - 1) / (count - 1))] for i in range(count)}
+                  ) if steps else []
+  return [(s, np.asarray(Image.open(path(s)))) for s in marked]

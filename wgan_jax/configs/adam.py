@@ -8,6 +8,7 @@ without its learning-rate decay and critic warm-up, so that every critic update 
 nothing but the optimiser differs; its unstable episodes are found in the exact W1 on 1,000
 samples every 50 iterations (``eval.curve_samples``, ``eval.w1_every``). mnist: the paper's
 RMSProp 5e-5 and c = 0.01 as the base, DCGAN networks at CPU width. Adam's beta2 is 0.999.
+``check`` holds the part's own rules of the config.
 """
 
 import ml_collections
@@ -15,7 +16,9 @@ import ml_collections
 from wgan_jax.configs import base
 from wgan_jax.configs import gaussians
 from wgan_jax.configs import mnist
+from wgan_jax.configs import mnist_reproduction
 from wgan_jax.configs import toy
+from wgan_jax.configs import validate
 
 # (name, optimiser, factor on the base learning rate, beta1), fixed before any run.
 OPTIMIZERS = (
@@ -76,3 +79,20 @@ def get_config(variant: str = ""):
     digits.schedule.update(dict(num_steps=2, batch_size=8))
     digits.eval.update(dict(samples=50, real=50, classifier_epochs=1))
   return ml_collections.ConfigDict(dict(sweeps=dict(ring8=ring, mnist=digits)))
+
+
+def check(config) -> None:
+  """ConfigError unless both sweeps run BASELINE (the claims compare every optimiser with it)
+  and ring8's W1 is measured every so many iterations, at least 1: the part's own rules, beside
+  the runs' that checks.check_config applies; and each sweep's ``eval`` section, ring8's as the
+  gaussians reproduction's, mnist's as the MNIST reproduction's."""
+  for name, check_eval in (("ring8", gaussians.check), ("mnist", mnist_reproduction.check)):
+    try:
+      check_eval(config.sweeps[name])
+    except validate.ConfigError as e:
+      raise validate.ConfigError(f"{name}: {e}") from None
+  for sweep in (config.sweeps.ring8, config.sweeps.mnist):
+    if BASELINE not in sweep.sweep.runs.split(","):
+      raise validate.ConfigError(f"--config.sweeps.<ring8|mnist>.sweep.runs must include "
+                                 f"{BASELINE}; got {sweep.sweep.runs}")
+  validate.check_count("--config.sweeps.ring8.eval.w1_every", config.sweeps.ring8.eval.w1_every)

@@ -10,13 +10,15 @@ loss, one discriminator iteration, no clipping, and the optimiser of the DCGAN b
 compares with (Radford et al.: Adam 2e-4, β1 0.5; the paper names no other). At the scale that
 fits `make reproduce-paper` on 2 CPU cores: the paper's 64 filters and 2,000 generator iterations
 for every run (the paper's runs are about 10^5). A checkpoint every 200 iterations, all kept: the
-image_curves part judges each.
+image_curves part judges each. ``check`` holds the part's own rule of the config.
 """
 
 import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import mnist
+from wgan_jax.configs import mnist_reproduction
+from wgan_jax.configs import validate
 
 METHODS = ("wgan", "gan")
 GENERATORS = ("dcgan", "dcgan_nobn_constant", "mlp")
@@ -62,3 +64,25 @@ def get_config(variant: str = ""):
     c.eval.update(dict(samples=50, real=50, classifier_epochs=1))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError unless the runs pair every generator they use with both METHODS, in the order
+  the verdict compares them (wgan_<generator>, then gan_<generator>), and name no dataset.
+  Every run must name a variant: checks.check_config checks that first. The ``eval`` section is
+  the MNIST reproduction's."""
+  mnist_reproduction.check(config)
+  runs = [name for name in config.sweep.runs.split(",") if name]
+  generators = list(dict.fromkeys(_generator(config, name) for name in runs))
+  expected = [f"{m}_{g}" for m in METHODS for g in generators]
+  # A dataset would prefix every run's name (experiment.sweep): no order of runs then fits.
+  if any(config.sweep.datasets.split(",")) or runs != expected:
+    raise validate.ConfigError(f"--config.sweep.runs must pair every generator with both "
+                               f"methods, in the order {','.join(expected)}; got "
+                               f"{config.sweep.runs}")
+
+
+def _generator(config, name: str) -> str:
+  """The generator of the run ``name``: its variant's, else the shared one."""
+  fields = config.variants[base.variant_key(name)].get("generator", {})
+  return fields["name"] if "name" in fields else config.generator.name

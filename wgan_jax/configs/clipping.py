@@ -10,18 +10,20 @@ batch). The toy sets are scaled down as in that script (``data.scale_data``).
   swissroll, with weight clipping (WGAN: RMSProp 5e-5, c = 0.01) and with the gradient penalty
   (λ = 0.1, Adam 1e-4, β = (0.5, 0.9), all the toy script's), batch 256; each trained to
   optimality, as the paper's are: until it meets wgan_jax/paper/convergence.py's rule, checked
-  every ``check_every`` steps, or reaches ``max_steps`` (that module's CHECK_EVERY and MAX_STEPS).
+  every ``check_every`` steps (500), or reaches ``max_steps`` (10,000), as the lines part's
+  critics (wgan_jax/configs/lines.py).
 - deep: 12 hidden ReLU layers of 512 units without normalisation on swissroll, clipped at
   c = 0.1, 0.01 and 0.001 (RMSProp 5e-5) and penalised (as above), for ``deep_steps``.
 
-The variants are those six critics; ``clipping`` holds what the part measures.
+The variants are those six critics; ``clipping`` holds what the part measures, and ``check``
+checks it.
 """
 
 import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
-from wgan_jax.paper import convergence
+from wgan_jax.configs import validate
 
 CLIPS = (0.1, 0.01, 0.001)  # the deep critic's clip values (the paper's Figure 1b)
 SURFACE_CLIP = 0.01  # the surfaces' clip value: WGAN's
@@ -68,10 +70,11 @@ def get_config(variant: str = ""):
   c.clipping = ml_collections.ConfigDict(dict(
       datasets="ring8,grid25,swissroll",  # the surfaces' toy sets, trained at once with vmap
       noise_std=1.0,  # σ of the fixed generator: fake = real + N(0, σ² I)
-      # The surface critics' convergence rule: checked every check_every steps, at most
-      # max_steps (convergence.py's; smaller only in the quick variant).
-      check_every=convergence.CHECK_EVERY,
-      max_steps=convergence.MAX_STEPS,
+      # The surface critics train to convergence: the rule of wgan_jax/paper/convergence.py,
+      # checked every check_every steps (even), at most max_steps (a multiple of it); the lines
+      # part's values, smaller only in the quick variant.
+      check_every=500,
+      max_steps=10_000,
       eval_samples=2000,  # real and fake samples for the estimate, Lipschitz constant and W1
       grid=128,  # points per side of the value surface, over the box of the evaluation samples
       deep_steps=600,  # critic steps of each deep critic
@@ -90,3 +93,34 @@ def get_config(variant: str = ""):
                            deep_steps=4, deep_checkpoints=2, gradient_batch=32))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError naming the first setting of the ``clipping`` section, or the first deep
+  critic's depth, that cannot work."""
+  cl = config.clipping
+  for name in ("check_every", "max_steps", "grid", "deep_steps", "deep_checkpoints",
+               "gradient_batch"):
+    validate.at_least(cl, "clipping", name, 1)
+  if cl.check_every % 2 or cl.max_steps % cl.check_every:
+    raise validate.ConfigError(f"--config.clipping.check_every ({cl.check_every}) must be even "
+                               f"and divide --config.clipping.max_steps ({cl.max_steps})")
+  validate.check_count("--config.clipping.eval_samples", cl.eval_samples, 2,
+                       lambda n: 8 * n * n, "the exact W1's N x N cost matrix")
+  validate.check_seed("--config.clipping.seed", cl.seed)
+  validate.positive("clipping.noise_std", cl.noise_std)
+  for dataset in cl.datasets.split(","):
+    if dataset not in ("ring8", "grid25", "swissroll"):
+      raise validate.ConfigError(f"--config.clipping.datasets: unknown toy set {dataset!r}; "
+                                 f"choose from ring8, grid25, swissroll")
+  for clip in (*CLIPS, None):
+    if _depth(config, deep_variant(clip)) < 2:
+      raise validate.ConfigError("the deep critics need at least 2 hidden layers: the trend is "
+                                 "fitted over them")
+
+
+def _depth(config, key: str) -> int:
+  """The critic depth of variant ``key``: its own, else the shared one (as experiment.variant
+  merges them)."""
+  critic = config.variants[key].get("critic", {})
+  return critic["depth"] if "depth" in critic else config.critic.depth

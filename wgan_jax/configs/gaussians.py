@@ -18,6 +18,7 @@ import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
+from wgan_jax.configs import validate
 
 # Relative training time of the methods, to start the longest runs first.
 METHOD_COST = {"wgan-gp": 4, "wgan": 3, "gan": 1, "ebgan": 1}
@@ -80,3 +81,20 @@ def get_config(variant: str = ""):
     c.eval.update(dict(samples=300, num_evals=2, curve_samples=200, snapshots=(0.5, 1.0)))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError for an ``eval`` section of toy samples measured by the exact W1 (this config's
+  and those of the parts built on it) that cannot work."""
+  evaluation = config.eval
+  for name in ("samples", "curve_samples"):
+    if name in evaluation:
+      validate.check_count(f"--config.eval.{name}", evaluation[name], 1, lambda n: 8 * n * n,
+                           "the exact W1's N x N cost matrix")
+  if "num_evals" in evaluation:
+    validate.check_count("--config.eval.num_evals", evaluation.num_evals)
+  snapshots = evaluation.get("snapshots", (1.0,))
+  if (not isinstance(snapshots, tuple) or not snapshots
+      or not all(validate.is_number(f) and 0 < f <= 1 for f in snapshots)):
+    raise validate.ConfigError(f"--config.eval.snapshots must be fractions in (0, 1], got "
+                               f"{snapshots}")

@@ -11,9 +11,12 @@ to fail; the architectures part's 2,000 generator iterations. Every run keeps it
 checkpoints (one every 200 iterations), each judged by the digit classifier.
 """
 
+import re
 
 from wgan_jax.configs import architectures
 from wgan_jax.configs import base
+from wgan_jax.configs import mnist_reproduction
+from wgan_jax.configs import validate
 
 HIGH_LR = "wgan_mlp_mlp_high_lr"
 RUNS = ("wgan_dcgan", "wgan_mlp", HIGH_LR, "gan_dcgan", "gan_mlp")
@@ -40,3 +43,13 @@ def get_config(variant: str = ""):
     c.sweep.runs = f"{HIGH_LR},gan_mlp"
     c.eval.update(dict(samples=50, reuse=""))
   return c
+
+
+def check(config) -> None:
+  """ConfigError for the MNIST reproduction's ``eval`` section, or for an ``eval.reuse`` that is
+  not a part's name."""
+  mnist_reproduction.check(config)
+  reuse = config.eval.get("reuse", "")
+  if not isinstance(reuse, str) or not re.fullmatch(r"[A-Za-z0-9_]*", reuse):
+    raise validate.ConfigError(f"--config.eval.reuse must be a part's name (a folder beside this "
+                               f"part's), got {reuse!r}")

@@ -7,13 +7,14 @@ hidden layers of 64 units; WGAN RMSProp 5e-4 with c = 0.1, GAN Adam 1e-3 (β1 0.
 are the critics trained against each fixed g_θ (the generator frozen) and the WGAN that learns θ.
 The clipped critics train until their estimates converge (wgan_jax/paper/convergence.py's rule,
 checked every 500 steps, at most 10,000); the discriminators and the gradient-penalty control
-for 3,000 steps.
+for 3,000 steps. ``check`` checks the ``lines`` section.
 """
 
 import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
+from wgan_jax.configs import validate
 
 
 def get_config(variant: str = ""):
@@ -63,3 +64,21 @@ def get_config(variant: str = ""):
                         theta_eval_every=10, gradient_checkpoints=(2, 10), gp_control=False))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError naming the first setting of the ``lines`` section that cannot work."""
+  lines = config.lines
+  if not validate.is_int(lines.grid) or lines.grid < 3 or lines.grid % 2 == 0:
+    raise validate.ConfigError(f"--config.lines.grid must be odd and at least 3, got "
+                               f"{lines.grid!r}")
+  for name in ("critic_steps", "eval_samples", "theta_eval_every", "check_every", "max_steps"):
+    validate.at_least(lines, "lines", name, 1)
+  if lines.check_every % 2 or lines.max_steps % lines.check_every:
+    raise validate.ConfigError(f"--config.lines.check_every ({lines.check_every}) must be even "
+                               f"and divide --config.lines.max_steps ({lines.max_steps})")
+  marks = lines.gradient_checkpoints
+  if (not isinstance(marks, tuple) or not marks or not all(validate.is_int(m) for m in marks)
+      or min(marks) < 1 or max(marks) > lines.critic_steps):
+    raise validate.ConfigError(f"--config.lines.gradient_checkpoints must lie in [1, "
+                               f"critic_steps = {lines.critic_steps}], got {marks}")

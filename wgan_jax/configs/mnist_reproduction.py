@@ -24,8 +24,11 @@ import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import mnist
+from wgan_jax.configs import validate
 
 RUNS = ("wgan_dcgan", "wgan_gp_dcgan", "wgan_mlp", "gan_mlp")
+# The digits that eval.real draws from (wgan_jax/data/images.py's mnist_offline).
+MNIST_OFFLINE_DIGITS = 5000
 
 
 def _steps(num_steps: int) -> dict:
@@ -68,3 +71,19 @@ def get_config(variant: str = ""):
     c.eval.update(dict(samples=100, real=100, classifier_epochs=1))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError for an ``eval`` section of digits judged by the digit classifier (this config's
+  and those of the parts built on it) that cannot work."""
+  evaluation = config.eval
+  validate.check_count("--config.eval.real", evaluation.real, 2)
+  if evaluation.real > MNIST_OFFLINE_DIGITS:
+    raise validate.ConfigError(f"--config.eval.real must be at most {MNIST_OFFLINE_DIGITS} (the "
+                               f"offline set), got {evaluation.real}")
+  validate.check_count("--config.eval.samples", evaluation.samples, 2,
+                       lambda n: n * 4 * 28 * 28, "the generated digits")
+  if "classifier_epochs" in evaluation:
+    validate.check_count("--config.eval.classifier_epochs", evaluation.classifier_epochs)
+  if "judge_diverged" in evaluation:
+    validate.boolean(evaluation, "eval", "judge_diverged")

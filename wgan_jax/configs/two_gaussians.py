@@ -8,13 +8,14 @@ shifted by θ = 4, eight standard deviations (models.ShiftedGaussian, its optimi
 networks and optimisers of the lines part (wgan_jax/configs/lines.py), which are those of the
 gaussians reproduction: 3 hidden layers of 64 units; WGAN RMSProp 5e-4 with c = 0.1, GAN Adam
 1e-3 (β1 0.5). Each network is trained from 5 initialisations (seeds 0-4, vmapped), and each
-claim is judged on every one of them.
+claim is judged on every one of them. ``check`` checks the ``two_gaussians`` section.
 """
 
 import ml_collections
 
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
+from wgan_jax.configs import validate
 
 
 def get_config(variant: str = ""):
@@ -50,3 +51,16 @@ def get_config(variant: str = ""):
     c.two_gaussians.update(dict(critic_steps=20, eval_samples=256, grid=101))
   base.leave_to_variants(c)
   return c
+
+
+def check(config) -> None:
+  """ConfigError naming the first setting of the ``two_gaussians`` section that cannot work."""
+  part = config.two_gaussians
+  for name in ("critic_steps", "eval_samples", "seeds"):
+    validate.at_least(part, "two_gaussians", name, 1)
+  validate.at_least(part, "two_gaussians", "grid", 3)
+  for name in ("support_stds", "plot_stds"):
+    validate.positive(f"two_gaussians.{name}", part[name])
+  if part.plot_stds < part.support_stds:
+    raise validate.ConfigError(f"--config.two_gaussians.plot_stds must be at least "
+                               f"support_stds = {part.support_stds}, got {part.plot_stds}")

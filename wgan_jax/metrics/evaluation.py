@@ -1,6 +1,5 @@
-"""FID, KID, the Inception Score and precision/recall of a run: of its latest checkpoint
-(``evaluate_workdir``, for experiments/evaluate.py) and during training (``TrainingMetrics``,
-for ``train.train_and_evaluate``), against real images of the run's dataset."""
+"""FID and KID during training (``TrainingMetrics``, for ``train.train_and_evaluate``), and the
+real images of a run's dataset that image metrics compare with (``real_images``)."""
 
 from __future__ import annotations
 
@@ -8,18 +7,13 @@ import os
 
 import numpy as np
 
-from wgan_jax import files
+from wgan_jax.data import images as images_lib
 from wgan_jax.metrics import fid as fid_lib
 from wgan_jax.metrics import inception as inception_lib
-
-RESULT_FILE = "inception_metrics.json"
-
 
 def real_images(config, num: int, seed: int = 0) -> np.ndarray:
   """``num`` images of the run's dataset, float32 in [-1, 1], drawn without replacement by a
   permutation seeded with ``seed`` (all of them, in order, when the set has at most ``num``)."""
-  from wgan_jax.data import images as images_lib
-
   d = config.data
   image_set = images_lib.open_images(d.dataset, d.image_size, d.channels,
                                      data_dir=d.data_dir or None)
@@ -33,45 +27,6 @@ def real_images(config, num: int, seed: int = 0) -> np.ndarray:
   finally:
     image_set.close()
   return images_lib.to_float(pixels)
-
-
-def evaluate_workdir(workdir: str, num: int, weights: str = "", *, seed: int = 0,
-                     size: int = inception_lib.INPUT_SIZE, nearest_k: int = fid_lib.NEAREST_K
-                     ) -> dict:
-  """The metrics of ``num`` samples of the latest checkpoint of ``workdir`` against ``num`` real
-  images of its dataset, written to ``workdir/inception_metrics.json`` and returned.
-
-  ``weights`` is the Inception's weights file ("" = the run's config field
-  image_metrics.inception_weights, then $WGAN_JAX_INCEPTION_WEIGHTS). ValueError in one line for
-  missing weights, a workdir without a checkpoint, or a dataset that is not images.
-  """
-  from wgan_jax import checks
-  from wgan_jax import train
-
-  config = train.load_config(workdir)
-  configured = config.get("image_metrics", {}).get("inception_weights", "")
-  path = inception_lib.weights_path(weights or configured)
-  checks.check_count("--num", num, 2)
-  if config.data.dataset in _toy_datasets():
-    raise ValueError(f"{workdir!r} trains on the 2-D set {config.data.dataset!r}, not images")
-  net = inception_lib.load_weights(path, size=size)
-  samples, step = train.sample_from_checkpoint(workdir, num, seed)
-  real = real_images(config, num, seed)
-  out = {"step": step, **fid_lib.inception_metrics(
-      net, samples, real, nearest_k=nearest_k if min(num, len(real)) > nearest_k else None,
-      isc_splits=min(fid_lib.ISC_SPLITS, num))}
-  files.save_text(os.path.join(workdir, RESULT_FILE), _json(out))
-  return out
-
-
-def _toy_datasets():
-  from wgan_jax.data import toy
-  return toy.DATASETS
-
-
-def _json(out: dict) -> str:
-  import json
-  return json.dumps(out, indent=2) + "\n"
 
 
 class TrainingMetrics:
@@ -121,4 +76,4 @@ class TrainingMetrics:
             "fid_num_samples": len(pool_NxP)}
 
 
-__all__ = ["evaluate_workdir", "real_images", "TrainingMetrics", "RESULT_FILE"]
+__all__ = ["real_images", "TrainingMetrics"]

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import scipy.linalg
+import scipy.spatial.distance
 
 from wgan_jax.metrics import inception as inception_lib
 
@@ -77,7 +78,7 @@ def fid_from_features(features_a_NxF, features_b_MxF) -> float:
   (a_NxF, b_MxF), dim = sets, sets[0].shape[1]
   if min(len(a_NxF), len(b_MxF)) >= dim:
     return frechet_distance(a_NxF.mean(axis=0), np.cov(a_NxF, rowvar=False),
-                                          b_MxF.mean(axis=0), np.cov(b_MxF, rowvar=False))
+                            b_MxF.mean(axis=0), np.cov(b_MxF, rowvar=False))
   diff_F = a_NxF.mean(axis=0) - b_MxF.mean(axis=0)
   centred_a, centred_b = a_NxF - a_NxF.mean(axis=0), b_MxF - b_MxF.mean(axis=0)
   n, m = len(a_NxF) - 1, len(b_MxF) - 1
@@ -100,7 +101,8 @@ def kid(features_a_NxF, features_b_MxF, *, subsets: int = KID_SUBSETS,
         subset_size: int = KID_SUBSET_SIZE, seed: int = RNG_SEED) -> tuple[float, float]:
   """Kernel Inception Distance: (mean, std) over ``subsets`` random subsets of ``subset_size``
   per side of the unbiased MMD^2 with the kernel (x.y / F + 1)^3, torch-fidelity's estimator and
-  arithmetic (float32 features give float32 kernels, as there). Unbiased, so it can be slightly negative for sets from one distribution."""
+  arithmetic (float32 features give float32 kernels, as there). Unbiased, so it can be slightly
+  negative for sets from one distribution."""
   a = np.asarray(features_a_NxF)
   b = np.asarray(features_b_MxF)
   if a.shape[0] < subset_size or b.shape[0] < subset_size or subset_size < 2:
@@ -138,8 +140,6 @@ def inception_score(logits_NxL, *, splits: int = ISC_SPLITS, seed: int = RNG_SEE
 
 
 def _distances(x_NxF, y_MxF):
-  import scipy.spatial.distance
-
   return scipy.spatial.distance.cdist(np.asarray(x_NxF, np.float64),
                                       np.asarray(y_MxF, np.float64))
 
@@ -196,4 +196,5 @@ def inception_metrics(net: inception_lib.Inception, generated_NxHxWxC, real_MxHx
   return out
 
 
-__all__ = ["fid_from_features", "kid", "inception_score", "prdc", "inception_metrics"]
+__all__ = ["frechet_distance", "fid_from_features", "kid", "inception_score", "prdc",
+           "inception_metrics"]

@@ -22,6 +22,9 @@ import os
 import pathlib
 from typing import Any, Mapping
 
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -33,6 +36,9 @@ POOL_DIM = 2048  # pool3: the features of FID and KID
 NUM_LOGITS = 1008  # the 2015 graph's classes (1000 and 8 unused); the Inception Score's logits
 _BN_EPS = 1e-3
 _EVAL_CHUNK = 50  # images per forward call; the last chunk is padded so nothing recompiles
+# Full float32 convolutions and products: accelerators otherwise compute float32 with TF32 or
+# bfloat16 passes, which moves the features and so the FID away from the CPU reference.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def missing_weights_message(path: str | None) -> str:
@@ -53,154 +59,146 @@ def weights_path(configured: str = "") -> str:
   return path
 
 
-@functools.lru_cache(maxsize=None)
-def _modules():
-  """The Flax modules (built on first use so that flax is imported lazily)."""
-  import flax.linen as nn
-  import jax
-  import jax.numpy as jnp
+class BasicConv2d(nn.Module):
+  """conv (no bias) -> BatchNorm (eps 1e-3, running statistics) -> ReLU, torch's padding."""
+  features: int
+  kernel: tuple[int, int]
+  strides: tuple[int, int] = (1, 1)
+  padding: tuple[int, int] = (0, 0)
 
-  # Full float32 convolutions and products: accelerators otherwise compute float32 with TF32 or
-  # bfloat16 passes, which moves the features and so the FID away from the CPU reference.
-  highest = jax.lax.Precision.HIGHEST
+  @nn.compact
+  def __call__(self, x):
+    pad = tuple((p, p) for p in self.padding)
+    x = nn.Conv(self.features, self.kernel, self.strides, padding=pad, use_bias=False,
+                precision=_HIGHEST, name="conv")(x)
+    x = nn.BatchNorm(use_running_average=True, epsilon=_BN_EPS, name="bn")(x)
+    return nn.relu(x)
 
-  class BasicConv2d(nn.Module):
-    """conv (no bias) -> BatchNorm (eps 1e-3, running statistics) -> ReLU, torch's padding."""
-    features: int
-    kernel: tuple[int, int]
-    strides: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
 
-    @nn.compact
-    def __call__(self, x):
-      pad = tuple((p, p) for p in self.padding)
-      x = nn.Conv(self.features, self.kernel, self.strides, padding=pad, use_bias=False,
-                  precision=highest, name="conv")(x)
-      x = nn.BatchNorm(use_running_average=True, epsilon=_BN_EPS, name="bn")(x)
-      return nn.relu(x)
+def _avg_pool_3x3(x):
+  # FIDInceptionA/C/E_1: F.avg_pool2d(3, 1, 1, count_include_pad=False).
+  return nn.avg_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)), count_include_pad=False)
 
-  def avg_pool_3x3(x):
-    # FIDInceptionA/C/E_1: F.avg_pool2d(3, 1, 1, count_include_pad=False).
-    return nn.avg_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)), count_include_pad=False)
 
-  def max_pool_3x3_s2(x):
-    return nn.max_pool(x, (3, 3), (2, 2))
+def _max_pool_3x3_s2(x):
+  return nn.max_pool(x, (3, 3), (2, 2))
 
-  class InceptionA(nn.Module):
-    pool_features: int
 
-    @nn.compact
-    def __call__(self, x):
-      b1 = BasicConv2d(64, (1, 1), name="branch1x1")(x)
-      b5 = BasicConv2d(48, (1, 1), name="branch5x5_1")(x)
-      b5 = BasicConv2d(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
-      b3 = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
-      b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
-      b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
-      bp = BasicConv2d(self.pool_features, (1, 1), name="branch_pool")(avg_pool_3x3(x))
-      return jnp.concatenate([b1, b5, b3, bp], axis=-1)
+class InceptionA(nn.Module):
+  pool_features: int
 
-  class InceptionB(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-      b3 = BasicConv2d(384, (3, 3), strides=(2, 2), name="branch3x3")(x)
-      bd = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
-      bd = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-      bd = BasicConv2d(96, (3, 3), strides=(2, 2), name="branch3x3dbl_3")(bd)
-      return jnp.concatenate([b3, bd, max_pool_3x3_s2(x)], axis=-1)
+  @nn.compact
+  def __call__(self, x):
+    b1 = BasicConv2d(64, (1, 1), name="branch1x1")(x)
+    b5 = BasicConv2d(48, (1, 1), name="branch5x5_1")(x)
+    b5 = BasicConv2d(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
+    b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = BasicConv2d(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    return jnp.concatenate([b1, b5, b3, bp], axis=-1)
 
-  class InceptionC(nn.Module):
-    channels_7x7: int
 
-    @nn.compact
-    def __call__(self, x):
-      c7 = self.channels_7x7
-      b1 = BasicConv2d(192, (1, 1), name="branch1x1")(x)
-      b7 = BasicConv2d(c7, (1, 1), name="branch7x7_1")(x)
-      b7 = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
-      b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
-      bd = BasicConv2d(c7, (1, 1), name="branch7x7dbl_1")(x)
-      bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
-      bd = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
-      bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
-      bd = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
-      bp = BasicConv2d(192, (1, 1), name="branch_pool")(avg_pool_3x3(x))
-      return jnp.concatenate([b1, b7, bd, bp], axis=-1)
+class InceptionB(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    b3 = BasicConv2d(384, (3, 3), strides=(2, 2), name="branch3x3")(x)
+    bd = BasicConv2d(64, (1, 1), name="branch3x3dbl_1")(x)
+    bd = BasicConv2d(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = BasicConv2d(96, (3, 3), strides=(2, 2), name="branch3x3dbl_3")(bd)
+    return jnp.concatenate([b3, bd, _max_pool_3x3_s2(x)], axis=-1)
 
-  class InceptionD(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-      b3 = BasicConv2d(192, (1, 1), name="branch3x3_1")(x)
-      b3 = BasicConv2d(320, (3, 3), strides=(2, 2), name="branch3x3_2")(b3)
-      b7 = BasicConv2d(192, (1, 1), name="branch7x7x3_1")(x)
-      b7 = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
-      b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
-      b7 = BasicConv2d(192, (3, 3), strides=(2, 2), name="branch7x7x3_4")(b7)
-      return jnp.concatenate([b3, b7, max_pool_3x3_s2(x)], axis=-1)
 
-  class InceptionE(nn.Module):
-    max_pool: bool  # FIDInceptionE_2 (Mixed_7c) max-pools; FIDInceptionE_1 average-pools
+class InceptionC(nn.Module):
+  channels_7x7: int
 
-    @nn.compact
-    def __call__(self, x):
-      b1 = BasicConv2d(320, (1, 1), name="branch1x1")(x)
-      b3 = BasicConv2d(384, (1, 1), name="branch3x3_1")(x)
-      b3 = jnp.concatenate([
-          BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-          BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], axis=-1)
-      bd = BasicConv2d(448, (1, 1), name="branch3x3dbl_1")(x)
-      bd = BasicConv2d(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-      bd = jnp.concatenate([
-          BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-          BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], axis=-1)
-      if self.max_pool:
-        pooled = nn.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)))
-      else:
-        pooled = avg_pool_3x3(x)
-      bp = BasicConv2d(192, (1, 1), name="branch_pool")(pooled)
-      return jnp.concatenate([b1, b3, bd, bp], axis=-1)
+  @nn.compact
+  def __call__(self, x):
+    c7 = self.channels_7x7
+    b1 = BasicConv2d(192, (1, 1), name="branch1x1")(x)
+    b7 = BasicConv2d(c7, (1, 1), name="branch7x7_1")(x)
+    b7 = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = BasicConv2d(c7, (1, 1), name="branch7x7dbl_1")(x)
+    bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = BasicConv2d(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = BasicConv2d(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = BasicConv2d(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    return jnp.concatenate([b1, b7, bd, bp], axis=-1)
 
-  class FIDInceptionV3(nn.Module):
-    """(B, H, W, 3) in [-1, 1] -> (pool3 (B, 2048), unbiased logits (B, 1008)).
 
-    The unbiased logits are pool3 times the fc kernel without its bias, the layer torch-fidelity
-    computes the Inception Score from ('logits_unbiased').
-    """
+class InceptionD(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    b3 = BasicConv2d(192, (1, 1), name="branch3x3_1")(x)
+    b3 = BasicConv2d(320, (3, 3), strides=(2, 2), name="branch3x3_2")(b3)
+    b7 = BasicConv2d(192, (1, 1), name="branch7x7x3_1")(x)
+    b7 = BasicConv2d(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = BasicConv2d(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = BasicConv2d(192, (3, 3), strides=(2, 2), name="branch7x7x3_4")(b7)
+    return jnp.concatenate([b3, b7, _max_pool_3x3_s2(x)], axis=-1)
 
-    @nn.compact
-    def __call__(self, x):
-      x = BasicConv2d(32, (3, 3), strides=(2, 2), name="Conv2d_1a_3x3")(x)
-      x = BasicConv2d(32, (3, 3), name="Conv2d_2a_3x3")(x)
-      x = BasicConv2d(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
-      x = max_pool_3x3_s2(x)
-      x = BasicConv2d(80, (1, 1), name="Conv2d_3b_1x1")(x)
-      x = BasicConv2d(192, (3, 3), name="Conv2d_4a_3x3")(x)
-      x = max_pool_3x3_s2(x)
-      x = InceptionA(32, name="Mixed_5b")(x)
-      x = InceptionA(64, name="Mixed_5c")(x)
-      x = InceptionA(64, name="Mixed_5d")(x)
-      x = InceptionB(name="Mixed_6a")(x)
-      for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160),
-                       ("Mixed_6e", 192)):
-        x = InceptionC(c7, name=name)(x)
-      x = InceptionD(name="Mixed_7a")(x)
-      x = InceptionE(False, name="Mixed_7b")(x)
-      x = InceptionE(True, name="Mixed_7c")(x)
-      pool_BxP = jnp.mean(x, axis=(1, 2))
-      fc = nn.Dense(NUM_LOGITS, precision=highest, name="fc")
-      fc(pool_BxP)  # creates the fc parameters; the unbiased logits use the kernel alone
-      logits_BxL = jnp.matmul(pool_BxP, fc.variables["params"]["kernel"], precision=highest)
-      return pool_BxP, logits_BxL
 
-  return FIDInceptionV3()
+class InceptionE(nn.Module):
+  max_pool: bool  # FIDInceptionE_2 (Mixed_7c) max-pools; FIDInceptionE_1 average-pools
+
+  @nn.compact
+  def __call__(self, x):
+    b1 = BasicConv2d(320, (1, 1), name="branch1x1")(x)
+    b3 = BasicConv2d(384, (1, 1), name="branch3x3_1")(x)
+    b3 = jnp.concatenate([
+        BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+        BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)], axis=-1)
+    bd = BasicConv2d(448, (1, 1), name="branch3x3dbl_1")(x)
+    bd = BasicConv2d(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([
+        BasicConv2d(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+        BasicConv2d(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)], axis=-1)
+    if self.max_pool:
+      pooled = nn.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)))
+    else:
+      pooled = _avg_pool_3x3(x)
+    bp = BasicConv2d(192, (1, 1), name="branch_pool")(pooled)
+    return jnp.concatenate([b1, b3, bd, bp], axis=-1)
+
+
+class FIDInceptionV3(nn.Module):
+  """(B, H, W, 3) in [-1, 1] -> (pool3 (B, 2048), unbiased logits (B, 1008)).
+
+  The unbiased logits are pool3 times the fc kernel without its bias, the layer torch-fidelity
+  computes the Inception Score from ('logits_unbiased').
+  """
+
+  @nn.compact
+  def __call__(self, x):
+    x = BasicConv2d(32, (3, 3), strides=(2, 2), name="Conv2d_1a_3x3")(x)
+    x = BasicConv2d(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = BasicConv2d(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _max_pool_3x3_s2(x)
+    x = BasicConv2d(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = BasicConv2d(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _max_pool_3x3_s2(x)
+    x = InceptionA(32, name="Mixed_5b")(x)
+    x = InceptionA(64, name="Mixed_5c")(x)
+    x = InceptionA(64, name="Mixed_5d")(x)
+    x = InceptionB(name="Mixed_6a")(x)
+    for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160),
+                     ("Mixed_6e", 192)):
+      x = InceptionC(c7, name=name)(x)
+    x = InceptionD(name="Mixed_7a")(x)
+    x = InceptionE(False, name="Mixed_7b")(x)
+    x = InceptionE(True, name="Mixed_7c")(x)
+    pool_BxP = jnp.mean(x, axis=(1, 2))
+    fc = nn.Dense(NUM_LOGITS, precision=_HIGHEST, name="fc")
+    fc(pool_BxP)  # creates the fc parameters; the unbiased logits use the kernel alone
+    logits_BxL = jnp.matmul(pool_BxP, fc.variables["params"]["kernel"], precision=_HIGHEST)
+    return pool_BxP, logits_BxL
 
 
 def resize_like_torch(images_BxHxWxC, size: int):
   """Bilinear resize to (size, size) as F.interpolate(mode='bilinear', align_corners=False):
   half-pixel centres, edges clamped, no antialiasing when shrinking."""
-  import jax
-  import jax.numpy as jnp
-
   images = jnp.asarray(images_BxHxWxC, jnp.float32)
   if images.shape[1:3] == (size, size):
     return images
@@ -211,8 +209,6 @@ def resize_like_torch(images_BxHxWxC, size: int):
 def preprocess(images_BxHxWxC, size: int = INPUT_SIZE):
   """Images in [-1, 1] with 1 or 3 channels -> (B, size, size, 3) network input, pytorch-fid's
   way: to [0, 1], gray repeated to RGB, resized (``resize_like_torch``), then 2x - 1."""
-  import jax.numpy as jnp
-
   images01 = (jnp.asarray(images_BxHxWxC, jnp.float32) + 1) / 2
   if images01.shape[-1] == 1:
     images01 = jnp.repeat(images01, 3, axis=-1)
@@ -222,9 +218,7 @@ def preprocess(images_BxHxWxC, size: int = INPUT_SIZE):
 def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   """pytorch-fid's state dict (names -> arrays, OIHW kernels) -> Flax variables of
   ``FIDInceptionV3``; ValueError naming the first key or shape that does not fit."""
-  import jax
-
-  template = jax.eval_shape(_modules().init, jax.random.key(0),
+  template = jax.eval_shape(FIDInceptionV3().init, jax.random.key(0),
                             np.zeros((1, MIN_SIZE, MIN_SIZE, 3), np.float32))
   params, stats = {}, {}
   expected = set()
@@ -290,9 +284,9 @@ class Inception:
 
 @functools.lru_cache(maxsize=None)
 def _forward_fn(size: int):
-  import jax
-
-  model = _modules()
+  """jit(variables, images) -> (pool3, unbiased logits) of images resized to ``size``; cached,
+  so that every ``Inception.outputs`` call reuses the compilation."""
+  model = FIDInceptionV3()
 
   @jax.jit
   def forward(variables, images_BxHxWxC):
@@ -322,6 +316,7 @@ def load_weights(path, size: int = INPUT_SIZE) -> Inception:
   return Inception(variables=variables, size=size, source=str(path))
 
 
-__all__ = ["Inception", "load_weights", "weights_path", "variables_from_state_dict", "preprocess",
-           "resize_like_torch", "missing_weights_message", "WEIGHTS_URL", "WEIGHTS_ENV",
-           "INPUT_SIZE", "POOL_DIM", "NUM_LOGITS"]
+__all__ = ["Inception", "FIDInceptionV3", "load_weights", "weights_path",
+           "variables_from_state_dict", "preprocess", "resize_like_torch",
+           "missing_weights_message", "WEIGHTS_URL", "WEIGHTS_ENV", "INPUT_SIZE", "POOL_DIM",
+           "NUM_LOGITS"]

@@ -21,8 +21,13 @@ import math
 import os
 import time
 
-
+from wgan_jax import checks
+from wgan_jax import experiment
+from wgan_jax import mnist_reproduction as repro
+from wgan_jax import models
+from wgan_jax import plots
 from wgan_jax.configs import architectures as part_config
+from wgan_jax.metrics import digits
 from wgan_jax.paper import Claim, PartResult, fmt
 from wgan_jax.steps import SAMPLE_STATISTICS
 
@@ -56,11 +61,8 @@ CHANGES = [
 def digit_classifier(workdir: str, config):
   """The digit classifier of ``metrics.digits`` for a config with an ``eval`` section, trained
   for ``eval.classifier_epochs`` and cached in ``workdir``."""
-  from wgan_jax.metrics import digits
-
   return digits.get_digit_classifier(os.path.join(workdir, "digit_classifier.msgpack"),
-                                            seed=config.run.seed,
-                                            epochs=config.eval.classifier_epochs)
+                                     seed=config.run.seed, epochs=config.eval.classifier_epochs)
 
 
 def produces_digits(row: dict) -> bool:
@@ -98,21 +100,10 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   """Trains (or resumes) the runs in ``workdir/<run>``, judges them and writes sheets.png and
   result.json; ``config`` replaces wgan_jax/configs/architectures.py's (its ``quick`` variant
   when ``quick``)."""
-  from wgan_jax import checks
-  from wgan_jax import experiment
-  from wgan_jax.metrics import digits
-  from wgan_jax import mnist_reproduction as repro
-  from wgan_jax import plots
-
   config = config or part_config.get_config("quick" if quick else "")
-  checks.check(config)
+  checks.check(config, part_config.check)
   runs = experiment.sweep(config)
   generators = list(dict.fromkeys(run.generator.name for run in runs.values()))
-  expected = [f"{m}_{g}" for m in METHODS for g in generators]
-  if list(runs) != expected:
-    raise checks.ConfigError(f"--config.sweep.runs must pair every generator with both "
-                             f"methods, in the order {','.join(expected)}; got "
-                             f"{config.sweep.runs}")
   seed, num_samples, num_real = config.run.seed, config.eval.samples, config.eval.real
   start = time.perf_counter()
   repro.check_runs(runs, workdir)
@@ -193,8 +184,6 @@ def official_schedule(runs: dict, method: str) -> str:
 
 
 def _how(config, runs: dict, heldout_accuracy: float) -> str:
-  from wgan_jax import models
-
   s = config.schedule
   size = config.data.image_size
   start, doublings = models.dcgan_geometry(size)

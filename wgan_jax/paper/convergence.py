@@ -1,9 +1,11 @@
 """Critics trained to the optimum a claim assumes: the rule that says when, and a driver.
 
 A critic has converged when its estimate changed by less than ``TOLERANCE`` (relative to the
-current estimate) over the last half of its steps, checked every ``CHECK_EVERY`` steps; a critic
-that reaches ``MAX_STEPS`` without meeting the rule has not converged, and the claims that rest on
-it are "unclear". The rule is fixed before any run.
+current estimate) over the last half of its steps, checked every ``check_every`` steps; a critic
+that reaches ``max_steps`` without meeting the rule has not converged, and the claims that rest on
+it are "unclear". The rule is fixed before any run; the two step counts are settings of the parts
+that use it (``check_every`` and ``max_steps`` of wgan_jax/configs/lines.py's and clipping.py's
+sections).
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 TOLERANCE = 0.05
-CHECK_EVERY = 500
-MAX_STEPS = 10_000
 
 
 def converged(estimate_at_half, estimate_now, tolerance: float = TOLERANCE) -> np.ndarray:
@@ -31,7 +31,7 @@ def converged(estimate_at_half, estimate_now, tolerance: float = TOLERANCE) -> n
     return np.isfinite(half) & np.isfinite(now) & (np.abs(now - half) < tolerance * np.abs(now))
 
 
-def convergence_step(steps_T, estimates_T, check_every: int = CHECK_EVERY,
+def convergence_step(steps_T, estimates_T, check_every: int,
                      tolerance: float = TOLERANCE) -> int | None:
   """The first check (a step t, a multiple of ``check_every``) at which a recorded series
   ``estimates_T`` at ``steps_T`` meets the rule, or None. The series must hold t and t/2."""
@@ -65,7 +65,7 @@ class Trained:
 
 def train_to_convergence(advance: Callable[[Any, jax.Array, int], Any],
                          estimate: Callable[[Any], Any], states, key: jax.Array, *,
-                         check_every: int = CHECK_EVERY, max_steps: int = MAX_STEPS,
+                         check_every: int, max_steps: int,
                          tolerance: float = TOLERANCE) -> Trained:
   """Trains G critics stacked on the leading axis of ``states`` until each meets the rule.
 

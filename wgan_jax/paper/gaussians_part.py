@@ -75,7 +75,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   settings) and its verdicts; ``config`` replaces wgan_jax/configs/gaussians.py's."""
   start = time.perf_counter()
   config = config or gaussians_config.get_config("quick" if quick else "paper")
-  checks.check(config)
+  checks.check(config, gaussians_config.check)
   summary_path = os.path.join(workdir, "summary.json")
   summary = None
   if os.path.exists(summary_path):

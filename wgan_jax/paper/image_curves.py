@@ -29,14 +29,13 @@ import time
 
 import numpy as np
 
+from wgan_jax import checkpoints
 from wgan_jax import checks
 from wgan_jax import experiment
-from wgan_jax import files
 from wgan_jax import mnist_reproduction as repro
 from wgan_jax import plots
 from wgan_jax import series
 from wgan_jax import steps as steps_lib
-from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import image_curves as part_config
 from wgan_jax.metrics import digits
@@ -133,16 +132,16 @@ def _finished_same_run(run_dir: str, config) -> bool:
   checkpointed at its last step."""
   if not os.path.exists(os.path.join(run_dir, "config.json")):
     return False
-  theirs, ours = train.load_config(run_dir).to_dict(), config.to_dict()
+  theirs, ours = checkpoints.load_config(run_dir).to_dict(), config.to_dict()
   theirs.pop("eval", None)
   ours.pop("eval", None)
   if json.dumps(theirs, sort_keys=True) != json.dumps(ours, sort_keys=True):
     return False
-  checkpoints = train.Checkpoints(os.path.join(run_dir, "checkpoints"), 1, create=False)
+  saved = checkpoints.Checkpoints(os.path.join(run_dir, "checkpoints"), 1, create=False)
   try:
-    return config.schedule.num_steps in checkpoints.steps()
+    return config.schedule.num_steps in saved.steps()
   finally:
-    checkpoints.close()
+    saved.close()
 
 
 def run_dirs(runs: dict, workdir: str, reuse: str) -> dict[str, str]:
@@ -200,7 +199,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   when ``quick``)."""
   start = time.perf_counter()
   config = config or part_config.get_config("quick" if quick else "")
-  checks.check(config)
+  checks.check(config, part_config.check)
   runs = experiment.sweep(config)
   os.makedirs(workdir, exist_ok=True)
   dirs = run_dirs(runs, workdir, config.eval.reuse)
@@ -213,8 +212,8 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   numbers, figures = {}, []
   for name, c in runs.items():
     judged = [(step, digits.digit_metrics_or_nan(classifier, samples, reference))
-              for step, samples in train.sample_checkpoints(dirs[name], config.eval.samples,
-                                                            config.run.seed + 1000)]
+              for step, samples in checkpoints.sample_checkpoints(dirs[name], config.eval.samples,
+                                                                  config.run.seed + 1000)]
     steps_E = np.array([step for step, _ in judged])
     frechet_E = np.array([m["frechet"] for _, m in judged], dtype=np.float64)
     classes_E = [int(m["classes_covered"]) for _, m in judged]
@@ -233,7 +232,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
     figure = f"curve_{name}.png"
     plots.image_learning_curve(
         os.path.join(workdir, figure), steps_T, estimate_T, steps_lib.ESTIMATE_NAMES[method],
-        train.marked_sheets(dirs[name], steps_E, SHEETS), title=name,
+        writers.marked_sheets(dirs[name], steps_E, SHEETS), title=name,
         quality=("Fréchet distance (digit classifier)", steps_E, frechet_E))
     figures.append(figure)
     if method == "gan":  # Figure 9: the generator's loss
@@ -257,14 +256,11 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
       + (fmt(n["rho_loss_frechet"], ".3f") if n["method"] == "gan" else "—")
       + f" | {'yes' if n['dir'] != os.path.join(workdir, name) else 'no'} |"
       for name, n in numbers.items()]
-  files.save_text(os.path.join(workdir, "numbers.json"), json.dumps(
-      {"config": config.to_dict(), "runs": numbers,
-       "flat_reference": {"run": FLAT_REFERENCE, "late_range": reference_range}},
-      indent=2, default=float) + "\n")
   result = PartResult(title=TITLE, figures=figures, table_md="\n".join(rows) + "\n",
                       claims=claims, wall_time_s=time.perf_counter() - start,
                       how=_how(config, runs, classifier.heldout_accuracy), changes=CHANGES)
-  result.save(workdir)
+  result.save(workdir, config, {
+      "runs": numbers, "flat_reference": {"run": FLAT_REFERENCE, "late_range": reference_range}})
   return result
 
 

@@ -12,17 +12,16 @@ learned networks make of them:
 - at each θ, a GAN discriminator (and, as a control, a critic with a gradient penalty) trained
   for ``lines.critic_steps`` steps the same way; the discriminator's JS estimate ½L + log 2,
   against log 2;
-- θ learned from θ = 1 by a WGAN through ``train.train_seeds`` (θ after N generator iterations);
+- θ learned from θ = 1 by a WGAN through ``loop.train_seeds`` (θ after N generator iterations);
 - the gradient on θ of the generator's loss, from ``generator_step``, as a critic trains at
   θ = 1 for ``lines.critic_steps`` steps: the GAN's (minimax and -log D) and the WGAN's.
 
 Its config is wgan_jax/configs/lines.py: the networks and optimisers of the gaussians
-reproduction.
+reproduction. Its figures are drawn by wgan_jax/paper/lines_figures.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -35,13 +34,12 @@ import scipy.stats
 
 from wgan_jax import checks
 from wgan_jax import experiment
-from wgan_jax import files
-from wgan_jax import plots
+from wgan_jax import loop
 from wgan_jax import steps as steps_lib
-from wgan_jax import train
 from wgan_jax.configs import lines as lines_config
 from wgan_jax.paper import Claim, PartResult
 from wgan_jax.paper import convergence
+from wgan_jax.paper import lines_figures
 
 LOG_2 = math.log(2.0)
 
@@ -237,8 +235,8 @@ def learn_theta(config) -> tuple[np.ndarray, np.ndarray]:
     eval_steps.append(step)
     thetas.append(float(state.generator_params["theta"][0]))
 
-  train.train_seeds(fns, [0], run_config.schedule.num_steps, eval_every=every, chunk=every,
-                    evaluate=evaluate, label="lines/learn θ")
+  loop.train_seeds(fns, [0], run_config.schedule.num_steps, eval_every=every, chunk=every,
+                   evaluate=evaluate, label="lines/learn θ")
   return np.asarray(eval_steps), np.asarray(thetas)
 
 
@@ -378,21 +376,20 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   ``config`` replaces wgan_jax/configs/lines.py's (its ``quick`` variant when ``quick``)."""
   start = time.perf_counter()
   config = config or lines_config.get_config("quick" if quick else "")
-  checks.check(config)
+  checks.check(config, lines_config.check)
   m = measure(config)
   os.makedirs(workdir, exist_ok=True)
   fine = np.linspace(-1.0, 1.0, 401)
-  plots.parallel_lines(os.path.join(workdir, "figure_1.png"), fine, exact_distances(fine),
-                       np.asarray(m["thetas"]), np.asarray(m["em_estimate"]),
-                       np.asarray(m["js_estimate"]),
-                       (m["em_fit"]["slope"], m["em_fit"]["intercept"]),
-                       gp_estimate_G=np.asarray(m["gp_estimate"]) if config.lines.gp_control
-                       else None, best_slope=m["best_slope"])
-  plots.theta_learning(os.path.join(workdir, "theta.png"), np.asarray(m["theta_steps"]),
-                       np.asarray(m["theta_path"]), np.asarray(m["gradient_checkpoints"]),
-                       {name: np.asarray(g) for name, g in m["gradients"].items()})
-  files.save_text(os.path.join(workdir, "numbers.json"),
-                  json.dumps({"config": config.to_dict(), **m}, indent=2) + "\n")
+  lines_figures.parallel_lines(
+      os.path.join(workdir, "figure_1.png"), fine, exact_distances(fine),
+      np.asarray(m["thetas"]), np.asarray(m["em_estimate"]), np.asarray(m["js_estimate"]),
+      (m["em_fit"]["slope"], m["em_fit"]["intercept"]),
+      gp_estimate_G=np.asarray(m["gp_estimate"]) if config.lines.gp_control else None,
+      best_slope=m["best_slope"])
+  lines_figures.theta_learning(
+      os.path.join(workdir, "theta.png"), np.asarray(m["theta_steps"]),
+      np.asarray(m["theta_path"]), np.asarray(m["gradient_checkpoints"]),
+      {name: np.asarray(g) for name, g in m["gradients"].items()})
   result = PartResult(
       title="Figure 1 and Example 1: parallel lines",
       figures=["figure_1.png", "theta.png"],
@@ -402,7 +399,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
       how=_how(config),
       changes=_changes(config, m["best_slope"]),
   )
-  result.save(workdir)
+  result.save(workdir, config, m)
   return result
 
 

@@ -2,11 +2,11 @@
 
 On ring8 and grid25, WGAN, WGAN-GP and GAN are trained exactly as in the gaussians reproduction
 (wgan_jax/configs/meaningful_loss.py), one seed each. At ``eval.num_evals`` points of training
-spaced geometrically from iteration FIRST_POINT to the last (``evaluation_points``: most of the
-change happens early, and evenly spaced points would sit on W1's noise floor), the exact W1
-(POT) between ``eval.curve_samples`` generated and as many real samples is measured twice, on
-independent samples. The critic's estimate at those points is its per-iteration estimate
-median-filtered with the figures' centred window of 101 iterations.
+spaced geometrically from iteration FIRST_POINT to the last (the config's ``FIRST_POINT`` and
+``evaluation_points``: most of the change happens early, and evenly spaced points would sit on
+W1's noise floor), the exact W1 (POT) between ``eval.curve_samples`` generated and as many real
+samples is measured twice, on independent samples. The critic's estimate at those points is its
+per-iteration estimate median-filtered with the figures' centred window of 101 iterations.
 
 The number is Spearman's ρ between the estimate and the first W1 series over training. The two W1
 series measure the same generators, so their own Spearman ρ, ρ_max, is the most that any
@@ -18,7 +18,6 @@ estimate does not (ρ < DOES_NOT_TRACK × ρ_max).
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import math
 import os
 import time
@@ -28,21 +27,18 @@ import numpy as np
 
 from wgan_jax import checks
 from wgan_jax import experiment
-from wgan_jax import files
+from wgan_jax import loop
 from wgan_jax import plots
 from wgan_jax import series
 from wgan_jax import steps as steps_lib
-from wgan_jax import train
-from wgan_jax.data import toy
 from wgan_jax.configs import meaningful_loss as part_config
+from wgan_jax.data import toy
 from wgan_jax.metrics import mixtures
 from wgan_jax.paper import Claim, PartResult
 
-# Rules, fixed before the runs. The evaluation points run geometrically from iteration
-# FIRST_POINT to the last.
-FIRST_POINT = 50
-# "Tracks" when ρ(estimate, W1) ≥ TRACKS × ρ_max; "does not track" when it is below
-# DOES_NOT_TRACK × ρ_max; unclear in between (and when a ρ is not a number).
+# Rules, fixed before the runs, as the config's evaluation points are. "Tracks" when
+# ρ(estimate, W1) ≥ TRACKS × ρ_max; "does not track" when it is below DOES_NOT_TRACK × ρ_max;
+# unclear in between (and when a ρ is not a number).
 TRACKS = 0.9
 DOES_NOT_TRACK = 0.5
 # The two W1 measurements at a point draw their generated and real samples from these keys,
@@ -50,9 +46,9 @@ DOES_NOT_TRACK = 0.5
 MEASURE_KEYS = (2017, 2018)
 
 CHANGES = [
-    f"evaluation points spaced geometrically from iteration {FIRST_POINT} to the last, not "
-    "evenly: WGAN-GP converges in 500-1,000 of its 10,000 iterations, so 18-19 of 20 evenly "
-    "spaced points sat on the exact W1's noise floor, where their order is noise",
+    f"evaluation points spaced geometrically from iteration {part_config.FIRST_POINT} to the "
+    "last, not evenly: WGAN-GP converges in 500-1,000 of its 10,000 iterations, so 18-19 of 20 "
+    "evenly spaced points sat on the exact W1's noise floor, where their order is noise",
     "a ceiling: at every point the exact W1 is measured twice on independent samples, and the "
     "Spearman ρ between the two W1 series (ρ_max) is the most any estimate can reach; it is "
     "reported beside each ρ",
@@ -60,18 +56,6 @@ CHANGES = [
     f"ρ < {DOES_NOT_TRACK} × ρ_max, GAN's \"does not track\" on the same scale (was ρ ≥ "
     f"{TRACKS} and ρ < {DOES_NOT_TRACK}; the {TRACKS} target was ours, not the paper's)",
 ]
-
-
-def evaluation_points(num_steps: int, count: int, first: int = FIRST_POINT) -> np.ndarray:
-  """(count,) int: iterations spaced geometrically from ``first`` to ``num_steps``, rounded to
-  integers; ValueError when the run is shorter than ``first`` or rounding merges points."""
-  if num_steps < first:
-    raise ValueError(f"the evaluation points start at iteration {first}; the run has "
-                     f"{num_steps}")
-  points_E = np.unique(np.rint(np.geomspace(first, num_steps, count)).astype(int))
-  if len(points_E) < count:
-    raise ValueError(f"{count} points from {first} to {num_steps} are not distinct integers")
-  return points_E
 
 
 def ceiling(w1_E, w1_repeat_E) -> float:
@@ -146,10 +130,10 @@ def train_and_measure(config, dataset: toy.ToyDataset, points_E: np.ndarray, lab
   start = time.perf_counter()
   # Evaluating at every multiple of the points' gcd (1 for most) costs a dispatch per step,
   # about 1 ms, against 3-6 ms of training.
-  _, history = train.train_seeds(run.steps, [config.run.seed], iters,
-                                 eval_every=math.gcd(*points_E.tolist()),
-                                 chunk=config.schedule.steps_per_dispatch, evaluate=evaluate,
-                                 label=label)
+  _, history = loop.train_seeds(run.steps, [config.run.seed], iters,
+                                eval_every=math.gcd(*points_E.tolist()),
+                                chunk=config.schedule.steps_per_dispatch, evaluate=evaluate,
+                                label=label)
   w1_first, w1_repeat = ([f.result() for f in futures[key]] for key in MEASURE_KEYS)
   return {"estimate_T": history["estimate"][:, 0].astype(np.float64),
           "w1": np.asarray(w1_first), "w1_repeat": np.asarray(w1_repeat),
@@ -162,13 +146,9 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   ``quick``)."""
   start = time.perf_counter()
   config = config or part_config.get_config("quick" if quick else "")
-  checks.check(config)
-  iters, count = config.schedule.num_steps, config.eval.num_evals
-  try:
-    points_E = evaluation_points(iters, count)
-  except ValueError as e:
-    raise checks.ConfigError(f"--config.schedule.num_steps={iters}, --config.eval.num_evals="
-                             f"{count}: {e}") from None
+  checks.check(config, part_config.check)
+  iters = config.schedule.num_steps
+  points_E = part_config.evaluation_points(iters, config.eval.num_evals)
   runs = experiment.sweep(config)
   os.makedirs(workdir, exist_ok=True)
   numbers, claims, figures = {}, [], []
@@ -200,9 +180,6 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
       figure = f"meaningful_loss_{dataset_name}.png"
       plots.learning_curves(os.path.join(workdir, figure), {dataset_name: curves})
       figures.append(figure)
-  files.save_text(os.path.join(workdir, "numbers.json"), json.dumps(
-      {"config": config.to_dict(), "points": points_E.tolist(), "results": numbers},
-      indent=2) + "\n")
   curve = config.eval.curve_samples
   result = PartResult(
       title="The meaningful loss: the critic's estimate against the exact W1 over training",
@@ -222,5 +199,5 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
            f"The figures plot the first W1 series."),
       changes=CHANGES,
   )
-  result.save(workdir)
+  result.save(workdir, config, {"points": points_E.tolist(), "results": numbers})
   return result

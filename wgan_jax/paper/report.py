@@ -19,6 +19,8 @@ import time
 import traceback
 from typing import TextIO
 
+import jax
+
 from wgan_jax import files
 from wgan_jax.paper import RESULT_FILE, PartResult
 
@@ -118,8 +120,6 @@ def run_part(name: str, module_name: str, workdir: str, quick: bool,
 
 def machine() -> dict:
   """What the numbers were measured on."""
-  import jax  # here, so that refusing bad flags does not wait for jax
-
   return {"platform": platform.platform(), "cpus": os.cpu_count(),
           "python": platform.python_version(), "jax": jax.__version__,
           "backend": jax.default_backend(),

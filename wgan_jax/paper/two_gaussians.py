@@ -23,14 +23,13 @@ initialisations (seeds run.seed, run.seed + 1, ..., vmapped). For each seed, ove
 Each claim is judged on every seed by its rule, and across seeds by ``across_seeds``: it holds
 if it holds for at least 4 of 5 seeds, does not hold if for at most 1 of 5, and is unclear
 otherwise. The closed-form optimal discriminator D*(x) = p_r(x) / (p_r(x) + p_g(x)) is drawn
-beside the trained ones (the first seed bold, the others faint). Its config is
-wgan_jax/configs/two_gaussians.py.
+beside the trained ones (the first seed bold, the others faint), by
+wgan_jax/paper/two_gaussians_figures.py. Its config is wgan_jax/configs/two_gaussians.py.
 """
 
 from __future__ import annotations
 
 import fractions
-import json
 import math
 import os
 import time
@@ -44,12 +43,11 @@ import scipy.stats
 
 from wgan_jax import checks
 from wgan_jax import experiment
-from wgan_jax import files
-from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import two_gaussians as two_gaussians_config
 from wgan_jax.data import toy
 from wgan_jax.paper import Claim, PartResult, Verdict
+from wgan_jax.paper import two_gaussians_figures
 
 REAL_MEAN = 0.0  # data/toy.py's gaussian_1d
 STD = toy.GAUSSIAN_1D_STD  # of both Gaussians
@@ -382,7 +380,7 @@ def draw(path: str, m: dict) -> None:
   peak_S = {name: np.asarray([p["gradients"][name]["support_max"] for p in m["per_seed"]])
             for name in LOSSES}
   seeds = m["seeds"]
-  plots.two_gaussians(
+  two_gaussians_figures.two_gaussians(
       path, x_F,
       densities={"real": scipy.stats.norm.pdf(x_F, m["real_mean"], STD),
                  "fake": scipy.stats.norm.pdf(x_F, m["fake_mean"], STD)},
@@ -402,12 +400,10 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
   wgan_jax/configs/two_gaussians.py's (its ``quick`` variant when ``quick``)."""
   start = time.perf_counter()
   config = config or two_gaussians_config.get_config("quick" if quick else "")
-  checks.check(config)
+  checks.check(config, two_gaussians_config.check)
   m = measure(config)
   os.makedirs(workdir, exist_ok=True)
   draw(os.path.join(workdir, "figure_3.png"), m)
-  files.save_text(os.path.join(workdir, "numbers.json"),
-                  json.dumps({"config": config.to_dict(), **m}, indent=2) + "\n")
   result = PartResult(
       title="Figure 3: the optimal discriminator and critic between two Gaussians",
       figures=["figure_3.png"],
@@ -417,7 +413,7 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
       how=_how(config),
       changes=_changes(config),
   )
-  result.save(workdir)
+  result.save(workdir, config, m)
   return result
 
 
