@@ -19,6 +19,7 @@ from wgan_jax.configs import adam as adam_config
 from wgan_jax.data import toy
 from wgan_jax.paper import PartResult
 from wgan_jax.paper import adam
+from wgan_jax.paper import adam_figures
 
 
 def grads_and_params(seed=0):
@@ -152,3 +153,16 @@ def test_quick_run_writes_its_result(tmp_path):
     w1_steps = np.arange(0, sweeps.ring8.schedule.num_steps + 1, every)
     np.testing.assert_array_equal(series["rmsprop/seed0/w1_steps"], w1_steps)
     assert np.all(series["rmsprop/seed0/w1"] > 0)
+
+
+def test_estimate_and_cosine_writes_png(tmp_path):
+  steps_T = np.arange(1, 201)
+  run = {"name": "rmsprop", "steps": steps_T, "estimate": np.sin(steps_T / 20.0),
+         "estimate_name": "EM estimate", "cosine_steps": np.linspace(0, 200, 1000),
+         "cosine": np.cos(np.linspace(0, 30, 1000)), "episodes": [(50, 60)],
+         "w1_steps": np.arange(0, 201, 50), "w1": np.linspace(1.0, 0.2, 5)}
+  path = tmp_path / "cosine.png"
+  adam_figures.estimate_and_cosine(path, [run, {**run, "name": "adam"}], title="t")
+  assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(ValueError, match="at least one run"):
+    adam_figures.estimate_and_cosine(tmp_path / "none.png", [])

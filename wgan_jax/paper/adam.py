@@ -33,7 +33,7 @@ from wgan_jax import files
 from wgan_jax import mnist_reproduction as repro
 from wgan_jax import plots
 from wgan_jax.configs import adam as adam_config
-from wgan_jax.paper import Claim, PartResult, adam_training, architectures, fmt
+from wgan_jax.paper import Claim, PartResult, adam_figures, adam_training, architectures, fmt
 from wgan_jax.paper.adam_episodes import (COSINE_LEAD, EPISODE_GAP, EPISODE_K, EPISODE_MIN_JUMP,
                                           EPISODE_MIN_POINTS, EPISODE_SKIP, EPISODE_WINDOW,
                                           MIN_EPISODES, MIN_RUNS, RATE_RATIO, W1_FACTOR,
@@ -180,12 +180,12 @@ def run(workdir: str, quick: bool = False, config=None) -> PartResult:
                                            mnist_sweep.eval.samples)
            for name, run in mnist_runs.items()}
 
-  plots.estimate_and_cosine(
+  adam_figures.estimate_and_cosine(
       os.path.join(workdir, FIGURES["ring8"]),
       [r["per_seed"][0]["series"] for r in ring.values()],
       title=f"WGAN on ring8 (seed {ring_sweep.run.seed}): EM estimate, exact W1 and "
             f"cos(critic step, -gradient)")
-  plots.estimate_and_cosine(
+  adam_figures.estimate_and_cosine(
       os.path.join(workdir, FIGURES["mnist"]), [r["per_seed"][0]["series"] for r in mnist.values()],
       title="WGAN on MNIST (DCGAN): EM estimate and cos(critic step, -gradient)")
   plots.sheet_grid(os.path.join(workdir, SHEETS), [[r["sheet"] for r in mnist.values()]],
