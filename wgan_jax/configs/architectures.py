@@ -73,16 +73,11 @@ def check(config) -> None:
   the MNIST reproduction's."""
   mnist_reproduction.check(config)
   runs = [name for name in config.sweep.runs.split(",") if name]
-  generators = list(dict.fromkeys(_generator(config, name) for name in runs))
+  generators = list(dict.fromkeys(
+      base.variant_field(config, base.variant_key(name), "generator", "name") for name in runs))
   expected = [f"{m}_{g}" for m in METHODS for g in generators]
   # A dataset would prefix every run's name (experiment.sweep): no order of runs then fits.
   if any(config.sweep.datasets.split(",")) or runs != expected:
     raise validate.ConfigError(f"--config.sweep.runs must pair every generator with both "
                                f"methods, in the order {','.join(expected)}; got "
                                f"{config.sweep.runs}")
-
-
-def _generator(config, name: str) -> str:
-  """The generator of the run ``name``: its variant's, else the shared one."""
-  fields = config.variants[base.variant_key(name)].get("generator", {})
-  return fields["name"] if "name" in fields else config.generator.name

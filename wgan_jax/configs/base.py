@@ -54,6 +54,13 @@ def variant_key(name: str) -> str:
   return name.replace("-", "_").replace(".", "_")
 
 
+def variant_field(config, key: str, section: str, field: str):
+  """``section.field`` of the variant ``key`` of ``config.variants``: the variant's own value,
+  else the shared one (as experiment.variant merges them)."""
+  fields = config.variants[key].get(section, {})
+  return fields[field] if field in fields else config[section][field]
+
+
 def leave_to_variants(c: ml_collections.ConfigDict) -> None:
   """Removes from ``c``'s shared sections every field that each of its ``variants`` sets: an
   override there would be replaced in every run, so it must name the variant instead

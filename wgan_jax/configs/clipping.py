@@ -114,13 +114,6 @@ def check(config) -> None:
       raise validate.ConfigError(f"--config.clipping.datasets: unknown toy set {dataset!r}; "
                                  f"choose from ring8, grid25, swissroll")
   for clip in (*CLIPS, None):
-    if _depth(config, deep_variant(clip)) < 2:
+    if base.variant_field(config, deep_variant(clip), "critic", "depth") < 2:
       raise validate.ConfigError("the deep critics need at least 2 hidden layers: the trend is "
                                  "fitted over them")
-
-
-def _depth(config, key: str) -> int:
-  """The critic depth of variant ``key``: its own, else the shared one (as experiment.variant
-  merges them)."""
-  critic = config.variants[key].get("critic", {})
-  return critic["depth"] if "depth" in critic else config.critic.depth
