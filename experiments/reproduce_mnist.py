@@ -32,7 +32,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     mnist_reproduction.run(cli.config_or_exit(_CONFIG), _WORKDIR.value)
-  except (checks.ConfigError, lock.WorkdirBusy) as e:  # nothing written
+  except (checks.ConfigError, lock.LockRefused) as e:  # nothing written
     cli.fail(str(e))
   except train.RunStopped as e:  # a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)

@@ -32,6 +32,9 @@ def main(argv):
     samples, step = checkpoints.sample_from_checkpoint(_WORKDIR.value, _NUM.value, _SEED.value)
   except ValueError as e:
     cli.fail(str(e))
+  if _FORMAT.value == "png" and samples.ndim != 4:
+    cli.fail(f"--format=png: the run in {_WORKDIR.value} generates points of shape "
+             f"{samples.shape[1:]}, not images; use --format=npy")
   os.makedirs(out, exist_ok=True)
   if _FORMAT.value == "npy":
     path = os.path.join(out, f"samples_step{step}.npy")

@@ -30,7 +30,7 @@ def main(argv):
   cli.quiet_logging()
   try:
     train.train_and_evaluate(cli.config_or_exit(_CONFIG), _WORKDIR.value)
-  except (checks.ConfigError, lock.WorkdirBusy) as e:
+  except (checks.ConfigError, lock.LockRefused) as e:
     cli.fail(str(e))
   except train.RunStopped as e:  # a NaN, a full disk: the last complete checkpoint is kept
     print(f"error: {e}", file=sys.stderr)

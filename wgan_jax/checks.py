@@ -23,7 +23,7 @@ from wgan_jax import optim
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import base
 from wgan_jax.configs import validate
-# ConfigError and the count and seed checks, which the launchers and train.py use through this module.
+# ConfigError and the count and seed checks, which the launchers use through this module.
 from wgan_jax.configs.validate import ConfigError, check_count, check_seed  # noqa
 from wgan_jax.data import toy
 from wgan_jax.metrics import inception

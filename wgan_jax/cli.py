@@ -2,12 +2,15 @@
 
 Every launcher in experiments/ takes ``--config=<file>[:variant]`` and ``--config.<field>=<value>``
 (ml_collections ``config_flags``); ``parse_or_exit`` turns whatever the flags or the config file
-raise into one line, and ``run`` is the launchers' ``app.run``.
+raise into one line (a required flag left out by its name), ``run`` is the launchers' ``app.run``,
+and ``quiet_logging`` keeps the libraries' log lines below WARNING off stderr.
 """
 
 from __future__ import annotations
 
+import logging as python_logging  # the levels of logging.Handler, not absl's verbosities
 import os
+import re
 import sys
 import traceback
 import typing
@@ -44,9 +47,13 @@ def parse_or_exit(argv: list[str]) -> list[str]:
   except flags.Error as e:
     lines = [line for line in str(e).splitlines() if line.strip()]
     config_file = _config_file(argv)
-    if config_file and "must have a value other than None" in lines[0]:
+    # absl says the same of a required flag left out and of a config file that gave None.
+    missing = re.findall(r"Flag --(\S+) must have a value other than None", str(e))
+    if config_file and "config" in missing:
       fail(f"--config: get_config() of {config_file} returned None; it must return a "
            f"ml_collections.ConfigDict")
+    if missing:
+      fail(_missing(missing))
     fail(lines[0] if len(lines) < 2 else f"{lines[0]} {lines[-1].strip()}")
   except (AttributeError, KeyError) as e:  # ml_collections, for an unknown override
     config_file = _config_file(argv)
@@ -65,6 +72,14 @@ def parse_or_exit(argv: list[str]) -> list[str]:
   if len(rest) > 1:
     fail(f"unexpected arguments: {' '.join(rest[1:])}")
   return rest
+
+
+def _missing(names: list[str]) -> str:
+  """The error for required flags left out, with what the flag is for when there is one."""
+  if len(names) > 1:
+    return f"{', '.join(f'--{n}' for n in names[:-1])} and --{names[-1]} are required"
+  meaning = (FLAGS[names[0]].help or "").strip().rstrip(".")
+  return f"--{names[0]} is required" + (f": {meaning[:1].lower()}{meaning[1:]}" if meaning else "")
 
 
 def _config_file(argv: list[str]) -> str | None:
@@ -141,7 +156,11 @@ def config_or_exit(flag) -> typing.Any:
 
 
 def quiet_logging() -> None:
-  """Libraries (orbax, tfds, jax) log every checkpoint and backend probe at INFO: show warnings
-  and errors only, unless --verbosity was given."""
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)
+  """Library log lines below WARNING (orbax logs every checkpoint at INFO, jax its backend
+  probes) stay off stderr unless --verbosity was given: absl's verbosity, and the level of its
+  handler, which every logger's records reach, a library logger set to a lower level of its own
+  included."""
+  if FLAGS["verbosity"].present:
+    return
+  logging.set_verbosity(logging.WARNING)
+  logging.get_absl_handler().setLevel(python_logging.WARNING)

@@ -25,7 +25,8 @@ def evaluate_workdir(workdir: str, num: int, weights: str = "", *, seed: int = 0
 
   ``weights`` is the Inception's weights file ("" = the run's config field
   image_metrics.inception_weights, then $WGAN_JAX_INCEPTION_WEIGHTS). ValueError in one line for
-  missing weights, a workdir without a checkpoint, or a dataset that is not images.
+  missing weights, a workdir without a checkpoint that passes its check (see
+  ``checkpoints.Checkpoints``), or a dataset that is not images.
   """
   config = checkpoints.load_config(workdir)
   configured = config.get("image_metrics", {}).get("inception_weights", "")

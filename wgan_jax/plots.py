@@ -2,8 +2,9 @@
 
 `learning_curves` draws each method's per-iteration distance estimate against the exact W1
 measured with POT; `image_learning_curve` an image run's estimate with sample sheets above it;
-`sheet_grid` a grid of sample sheets. A figure drawn by one module lives with it (the gaussians reproduction's
-figure_2, a paper part's own figures) and uses `new_figure` and `save_figure`, as these do:
+`sheet_grid` a grid of sample sheets. A figure drawn by one module lives with it (the gaussians
+reproduction's figure_2, a paper part's own figures) and uses `new_figure` and `save_figure`, as
+these do:
 `save_figure` writes the PNG atomically, so a run killed while saving leaves the previous PNG (or
 none), never a truncated one.
 

@@ -1,4 +1,4 @@
-"""``train_and_evaluate(config, workdir)``: one run from a config, with checkpoints, logs and samples.
+"""``train_and_evaluate(config, workdir)``: one run from a config, with checkpoints, logs, samples.
 
 It checks the config before writing anything, builds the run (``experiment.build``), trains it
 with ``loop.train_seeds`` under a workdir lock, checkpoints (``checkpoints.Checkpoints``), logs
@@ -116,7 +116,8 @@ class _StopFlag:
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains the GAN that ``config`` describes (see wgan_jax/configs/) in ``workdir``.
 
-  Resumes from the latest complete checkpoint in ``workdir/checkpoints``. Writes
+  Resumes from the newest checkpoint in ``workdir/checkpoints`` that passes its check (see
+  ``checkpoints.Checkpoints``; a damaged one is skipped with a warning). Writes
   ``metrics.jsonl``, TensorBoard events, ``samples/step_<n>.png`` (a sheet from a fixed noise
   batch; ``.npy`` points for a 2-D toy distribution), ``learning_curve.png`` and checkpoints
   (both networks, both optimiser states, BatchNorm statistics and the step; the PRNG stream and
@@ -124,10 +125,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   last step's metrics.
 
   Raises ConfigError before writing anything for a config or a workdir that cannot run
-  (warnings for poor ones go to stderr), lock.WorkdirBusy when another run holds ``workdir``,
-  NonFiniteError when a guarded metric turns NaN or Inf and RunFault when a write or the data
-  fails (in both, the last complete checkpoint stays the latest), and Preempted after
-  checkpointing when SIGTERM or SIGINT arrives.
+  (warnings for poor ones go to stderr), lock.LockRefused when another run holds ``workdir``
+  or its lock cannot be a file, NonFiniteError when a guarded metric turns NaN or Inf and
+  RunFault when a write or the data fails (in both, the last complete checkpoint stays the
+  latest), and Preempted after checkpointing when SIGTERM or SIGINT arrives.
   """
   # Everything that can refuse the config runs before anything is written.
   try:
@@ -150,8 +151,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
-  checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, "checkpoints"), config.run.keep_checkpoints,
-                            cleanup=True)
+  checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, "checkpoints"),
+                                            config.run.keep_checkpoints, cleanup=True)
   label = os.path.basename(os.path.normpath(workdir)) or "train"
   saved = {"step": None}
   try:
@@ -254,8 +255,8 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
     if callable(run.data):
       run.data.close()  # a HostFeed's reader thread
   if step < config.schedule.num_steps:
-    message = (f"{stop.received} at step {step} of {config.schedule.num_steps}: checkpoint saved in "
-               f"{workdir}; run the same command to resume")
+    message = (f"{stop.received} at step {step} of {config.schedule.num_steps}: checkpoint "
+               f"saved in {workdir}; run the same command to resume")
     print(message, file=sys.stderr)
     raise Preempted(message)
   # The training steps' rows; the FID rows logged at evaluations are beside them.

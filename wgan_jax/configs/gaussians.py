@@ -19,6 +19,7 @@ import ml_collections
 from wgan_jax.configs import base
 from wgan_jax.configs import toy
 from wgan_jax.configs import validate
+from wgan_jax.data import toy as toy_data
 
 # Relative training time of the methods, to start the longest runs first.
 METHOD_COST = {"wgan-gp": 4, "wgan": 3, "gan": 1, "ebgan": 1}
@@ -84,8 +85,12 @@ def get_config(variant: str = ""):
 
 
 def check(config) -> None:
-  """ConfigError for an ``eval`` section of toy samples measured by the exact W1 (this config's
-  and those of the parts built on it) that cannot work."""
+  """ConfigError for a sweep this reproduction cannot measure (this config's and those of the
+  parts built on it): no mixture in ``sweep.datasets`` or one without modes
+  (``_check_datasets``), or an ``eval`` section of toy samples measured by the exact W1 that
+  cannot work. Runs after checks.check_config has checked the names of the sweep."""
+  if "sweep" in config:
+    _check_datasets(config.sweep.datasets)
   evaluation = config.eval
   for name in ("samples", "curve_samples"):
     if name in evaluation:
@@ -98,3 +103,21 @@ def check(config) -> None:
       or not all(validate.is_number(f) and 0 < f <= 1 for f in snapshots)):
     raise validate.ConfigError(f"--config.eval.snapshots must be fractions in (0, 1], got "
                                f"{snapshots}")
+
+
+def _check_datasets(datasets: str) -> None:
+  """ConfigError unless ``datasets`` (``--config.sweep.datasets``, known names) lists at least
+  one toy set and each is a 2-D Gaussian mixture: the reproduction counts modes and high-quality
+  samples around their centres, which a swiss roll or a line does not have, and draws them in
+  the plane."""
+  centers = {name: make().centers for name, make in toy_data.DATASETS.items()}
+  mixtures = [name for name, c in centers.items() if c is not None and c.shape[1] == 2]
+  names = [name for name in datasets.split(",") if name]
+  if not names:
+    raise validate.ConfigError(f"--config.sweep.datasets is empty; name at least one of "
+                               f"{', '.join(mixtures)}")
+  for name in names:
+    if name not in mixtures:
+      raise validate.ConfigError(f"--config.sweep.datasets: {name} is no 2-D Gaussian mixture, "
+                                 f"so its modes cannot be counted; choose from "
+                                 f"{', '.join(mixtures)}")

