@@ -115,6 +115,15 @@ def own_lines(log: str) -> list[str]:
   return [line for line in log.strip().splitlines() if not PROGRESS.match(line)]
 
 
+def assert_ends_as(workdir, reference) -> None:
+  """The run in ``workdir`` ended with the state its uninterrupted ``reference`` saved, digest by
+  digest and bitwise, and logged the same rows."""
+  resumed = final_state(workdir, config())
+  assert records(resumed) == saved_records(reference, 80)
+  assert_bitwise_equal(resumed, final_state(reference, config()))
+  assert logged_rows(workdir) == logged_rows(reference)
+
+
 def test_flipped_bytes_fall_back_to_the_older_checkpoint_and_resume_bitwise(tmp_path, reference,
                                                                              compile_cache):
   workdir = str(tmp_path / "run")
@@ -147,10 +156,7 @@ def test_flipped_bytes_fall_back_to_the_older_checkpoint_and_resume_bitwise(tmp_
   # The damaged step was set aside and saved again, from the state restored from step 70.
   assert [n for n in os.listdir(folder) if n.startswith("80.unreadable-")]
   assert saved_records(workdir, 80) == saved_records(reference, 80)
-  resumed = final_state(workdir, config())
-  assert records(resumed) == saved_records(reference, 80)
-  assert_bitwise_equal(resumed, final_state(reference, config()))
-  assert logged_rows(workdir) == logged_rows(reference)
+  assert_ends_as(workdir, reference)
 
 
 def test_every_checkpoint_damaged_is_refused_in_one_line(tmp_path, reference):
@@ -218,10 +224,7 @@ def test_killed_while_saving_then_damaged_resumes_from_the_last_good_state(tmp_p
       rf"checkpoint {good}", lines[0]), lines
   assert lines[1] == f"resuming {workdir} from step {good}"
   assert not temporary_folders(workdir)
-  resumed = final_state(workdir, config())
-  assert records(resumed) == saved_records(reference, 80)
-  assert_bitwise_equal(resumed, final_state(reference, config()))
-  assert logged_rows(workdir) == logged_rows(reference)
+  assert_ends_as(workdir, reference)
 
 
 def test_a_checkpoint_read_while_its_run_replaces_it(tmp_path, compile_cache):

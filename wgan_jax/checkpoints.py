@@ -202,8 +202,7 @@ class Checkpoints:
           print(f"warning: checkpoint {bad} in {self.directory} {why}; restored the older "
                 f"checkpoint {step}", file=sys.stderr)
         if unverified:
-          print(f"warning: checkpoint {step} in {self.directory} carries no digest of its "
-                f"arrays (saved by an earlier version); restored it unverified", file=sys.stderr)
+          self._warn_unverified(step)
         if skipped and self.owner:
           self._set_aside([bad for bad, _ in skipped])
         return state
@@ -234,8 +233,7 @@ class Checkpoints:
               file=sys.stderr)
         continue
       if unverified:
-        print(f"warning: checkpoint {step} in {self.directory} carries no digest of its arrays "
-              f"(saved by an earlier version); restored it unverified", file=sys.stderr)
+        self._warn_unverified(step)
       states.append(state)
     if steps and not states:
       raise ValueError(f"none of the {len(steps)} checkpoints in {self.directory} can be "
@@ -289,6 +287,10 @@ class Checkpoints:
                      f"was saved (e.g. {differ[0]})")
     return state, False
 
+  def _warn_unverified(self, step: int) -> None:
+    print(f"warning: checkpoint {step} in {self.directory} carries no digest of its arrays "
+          f"(saved by an earlier version); restored it unverified", file=sys.stderr)
+
   def _replaced(self, step: int, steps: list[int]) -> bool:
     """Whether checkpoint ``step`` failed because the run writing the folder replaced it while it
     was read: it is gone, or a newer one appeared. Never for the folder's owner (the lock keeps
@@ -321,7 +323,7 @@ def _first_line(error: BaseException) -> str:
   messages that print objects' reprs."""
   while error.__cause__ is not None:
     error = error.__cause__
-  return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+  return files.first_line(error)[:200]
 
 
 def _structure(tree) -> dict[str, tuple[np.dtype, tuple]]:

@@ -83,6 +83,12 @@ def check_workdir(path, flag: str = "--workdir") -> None:
                      f"no {_FD_FOLDERS} to name the folder otherwise; use another {flag}")
 
 
+def first_line(error: BaseException) -> str:
+  """The first line of ``error``'s message (its type's name when it has none), for one-line
+  errors."""
+  return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _read_only(folder: str) -> bool:
   return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
 

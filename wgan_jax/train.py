@@ -173,7 +173,7 @@ def _fault(error: BaseException) -> str:
   if seen is not None and seen.strerror:
     where = f" writing {seen.filename}" if seen.filename else ""
     return f"{seen.strerror}{where}"
-  return (str(error).strip().splitlines() or [type(error).__name__])[0]
+  return files.first_line(error)
 
 
 def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoints, label: str,

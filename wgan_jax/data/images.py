@@ -61,6 +61,8 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageOps
 
+from wgan_jax import files
+
 FOLDER_PREFIX = "folder:"
 MNIST_OFFLINE = "mnist_offline"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -466,9 +468,8 @@ def _tfds_data_source(name: str, split: str, data_dir: str | None):
       prepared = False
     if not prepared:
       raise DataError(_prepare_hint(name, data_dir)) from None
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
     raise DataError(f"cannot read tfds dataset {name!r} split {split!r} from "
-                    f"{_tfds_dir(data_dir)}: {first_line} (data_source needs the array_record "
+                    f"{_tfds_dir(data_dir)}: {files.first_line(error)} (data_source needs the array_record "
                     f"file format: `tfds build {name} --file_format=array_record`)") from None
 
 
