@@ -20,7 +20,11 @@ from wgan_jax import loop
 from wgan_jax import models
 from wgan_jax import optim
 from wgan_jax import steps as steps_lib
-from wgan_jax.data import images
+from wgan_jax.data import decode
+from wgan_jax.data import device
+from wgan_jax.data import order
+from wgan_jax.data import sources
+from wgan_jax.data import stream
 
 
 def counted_pixels(num: int, size: int = 8) -> np.ndarray:
@@ -31,7 +35,7 @@ def counted_pixels(num: int, size: int = 8) -> np.ndarray:
 
 def labels_of(batch_BxHxWxC) -> np.ndarray:
   """Which images a float32 batch of ``counted_pixels`` holds: int (B,)."""
-  pixels = images.to_uint8(np.asarray(batch_BxHxWxC))
+  pixels = decode.to_uint8(np.asarray(batch_BxHxWxC))
   assert (pixels == pixels[:, :1, :1, :1]).all()  # each image constant
   return pixels[:, 0, 0, 0].astype(int)
 
@@ -45,7 +49,7 @@ def assert_each_once(labels: np.ndarray, num: int) -> None:
 
 def test_consecutive_batches_of_an_epoch_cover_every_image_once():
   pixels = counted_pixels(24)
-  sampler = images.device_sampler(pixels, seed=5)
+  sampler = device.device_sampler(pixels, seed=5)
   draw = jax.jit(lambda j: sampler(j, 4))
   labels = np.concatenate([labels_of(draw(j)) for j in range(12)])  # two epochs of 6 batches
   assert_each_once(labels[:24], 24)
@@ -54,12 +58,12 @@ def test_consecutive_batches_of_an_epoch_cover_every_image_once():
   assert not np.array_equal(labels[:24], np.arange(24))
   # The order depends on the seed and the index only.
   np.testing.assert_array_equal(labels_of(draw(7)), labels[28:32])
-  other = images.device_sampler(pixels, seed=6)
+  other = device.device_sampler(pixels, seed=6)
   assert not np.array_equal(labels_of(other(0, 24)), labels[:24])
 
 
 def test_a_batch_may_span_two_epochs():
-  sampler = images.device_sampler(counted_pixels(10), seed=1)
+  sampler = device.device_sampler(counted_pixels(10), seed=1)
   draw = jax.jit(lambda j: sampler(j, 4))
   labels = np.concatenate([labels_of(draw(j)) for j in range(5)])  # 20 positions = 2 epochs
   assert_each_once(labels[:10], 10)  # batch 2 ends epoch 0 and starts epoch 1
@@ -73,7 +77,7 @@ def test_a_batch_may_span_two_epochs():
 def test_the_order_does_not_overflow_late_in_a_long_run():
   num, batch = 1000, 64
   j = 40_000_000  # j * batch is beyond int32
-  batch_of = jax.jit(lambda i: images.epoch_batch_indices(num, 0, i, batch))
+  batch_of = jax.jit(lambda i: order.epoch_batch_indices(num, 0, i, batch))
   indices = np.asarray(batch_of(j))
   assert indices.min() >= 0 and indices.max() < num and len(set(indices)) == batch
   # The batches around position j*B, computed in Python integers, hold every image of its epoch
@@ -84,6 +88,41 @@ def test_the_order_does_not_overflow_late_in_a_long_run():
   flat = np.arange(first * batch, (last + 1) * batch)
   in_epoch = (flat >= epoch_start) & (flat < epoch_start + num)
   np.testing.assert_array_equal(np.bincount(covered[in_epoch], minlength=num), np.ones(num, int))
+
+
+def test_the_host_evaluation_is_the_jitted_function_bitwise():
+  # Set sizes around powers of 4 (the Feistel domain), batches larger than the set, and critic
+  # iterations whose positions j * n lie beyond int32.
+  for num, n, first in [(10, 4, 0), (16, 3, 5), (17, 40, 2), (1000, 64, 40_000_000)]:
+    on_host = order.batch_indices(num, 7, first, 6, n)
+    assert on_host.shape == (6, n) and on_host.dtype == np.int32
+    batch_of = jax.jit(lambda j: order.epoch_batch_indices(num, 7, j, n))
+    np.testing.assert_array_equal(on_host, np.stack([batch_of(first + k) for k in range(6)]))
+
+
+def test_streamed_batches_are_the_in_memory_batches():
+  num, batch = 10, 4  # 2.5 batches an epoch: batches 2, 7, ... span two epochs
+  pixels = counted_pixels(num)
+  # Steps 0..2 are warm-up steps of 7 critic iterations, later ones run 3.
+  critic_iters = lambda steps: np.where(np.asarray(steps) < 3, 7, 3)
+  feed = stream.StreamFeed(sources.ImageSet.from_array("counted", pixels), batch, seed=2,
+                           critic_iters=critic_iters, read_threads=2, buffer_size=5)
+  try:
+    fed = [feed(0, 2), feed(2, 3), feed(5, 1)]  # dispatches of warm-up, mixed and normal steps
+  finally:
+    feed.close()
+  assert [int(f.first) for f in fed] == [0, 14, 14 + 7 + 3 + 3]
+  assert [f.batches.shape[0] for f in fed] == [14, 13, 3]
+  streamed = np.concatenate([f.batches for f in fed])  # critic iterations 0..29
+  draw = jax.jit(device.DeviceSampler.draw, static_argnums=(2, 3))
+  in_memory = np.stack([draw(jnp.asarray(pixels), j, batch, 2) for j in range(30)])
+  np.testing.assert_array_equal(decode.to_float(streamed), in_memory)
+  # The sampler of the steps reads batch j of a dispatch by its global critic iteration.
+  read = jax.jit(stream.StreamFeed.draw, static_argnums=2)
+  np.testing.assert_array_equal(read(fed[1], 20, batch), in_memory[20])
+  labels = np.concatenate([labels_of(b) for b in in_memory])
+  for epoch in range(12):  # 120 positions: 12 epochs, each image once in each
+    assert_each_once(labels[10 * epoch:10 * (epoch + 1)], num)
 
 
 # --- the steps -----------------------------------------------------------------------------
@@ -110,11 +149,11 @@ def recording(sampler, seen: list):
 
 
 def in_memory(seed=0):
-  return lambda critic_iter, n, data: images.DeviceSampler.draw(data, critic_iter, n, seed)
+  return lambda critic_iter, n, data: device.DeviceSampler.draw(data, critic_iter, n, seed)
 
 
 def streamed_draw(critic_iter, n, fed):
-  return images.HostFeed.draw(fed, critic_iter, n)
+  return stream.StreamFeed.draw(fed, critic_iter, n)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["in_memory", "streamed"])
@@ -127,8 +166,8 @@ def test_a_warm_up_step_sees_100_batches_of_distinct_images(streamed):
   state = fns.init(jax.random.key(0))
   if streamed:
     critic_iters = lambda steps: np.asarray(steps_lib.critic_iterations_of(5, True, steps))
-    feed = images.HostFeed(images.ImageSet.from_array("counted", pixels), batch, seed=0,
-                           critic_iters=critic_iters)
+    feed = stream.StreamFeed(sources.ImageSet.from_array("counted", pixels), batch, seed=0,
+                             critic_iters=critic_iters)
     try:
       data = feed(0, 1)
     finally:
@@ -195,8 +234,8 @@ def test_a_resumed_run_reads_the_batches_of_an_uninterrupted_one(streamed):
                            critic_iter=jnp.asarray(20 * 7, jnp.int32))
     for stop in stops:
       # A fresh feed at each resume, as a restarted run builds one.
-      feed = (images.HostFeed(images.ImageSet.from_array("counted", pixels), batch, seed=3,
-                              critic_iters=critic_iters) if streamed else jnp.asarray(pixels))
+      feed = (stream.StreamFeed(sources.ImageSet.from_array("counted", pixels), batch, seed=3,
+                                critic_iters=critic_iters) if streamed else jnp.asarray(pixels))
       try:
         with open(os.devnull, "w") as quiet:
           state, _ = loop.train_seeds(fns, [0], stop, eval_every=1, state=state, data=feed,

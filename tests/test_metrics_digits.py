@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from wgan_jax.metrics import digits as metrics
-from wgan_jax.data.images import load_labeled_mnist_offline
+from wgan_jax.data.sources import load_labeled_mnist_offline
 from wgan_jax.metrics.digits import (DigitClassifier, class_kl, digit_metrics, digit_split,
                                      get_digit_classifier,
                                      train_digit_classifier)

@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     from wgan_jax import checks, loop, models, optim, parallel, steps as steps_lib, train
     from wgan_jax.configs import toy as toy_configs
-    from wgan_jax.data import images as images_lib, toy
+    from wgan_jax.data import device, toy
 
     assert jax.device_count() == 8, jax.devices()
     out_dir = sys.argv[1]
@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent("""
         return steps_lib.GANSpec(
             generator=models.DCGANGenerator(8, 1, noise_dim=4, features=4),
             critic=models.DCGANCritic(8, 1, features=4, norm="batch"),
-            sample_real=lambda j, n, data: images_lib.DeviceSampler.draw(data, j, n),
+            sample_real=lambda j, n, data: device.DeviceSampler.draw(data, j, n),
             noise_dim=4, **common)
       return steps_lib.GANSpec(
           generator=models.MLP((16, 16), 2), critic=models.MLP((16, 16), 1),

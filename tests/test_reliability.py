@@ -45,7 +45,9 @@ from wgan_jax import lock  # noqa: E402
 from wgan_jax import checkpoints as checkpoints_lib  # noqa: E402
 from wgan_jax import train  # noqa: E402
 from wgan_jax import writers  # noqa: E402
-from wgan_jax.data import images as images_lib  # noqa: E402
+from wgan_jax.data import sources  # noqa: E402
+from wgan_jax.data import stream  # noqa: E402
+from wgan_jax.data.decode import DataError  # noqa: E402
 
 LAUNCHER = os.path.join(ROOT, "experiments", "train_images.py")
 CONFIGS = os.path.join(ROOT, "wgan_jax", "configs")
@@ -348,7 +350,7 @@ def test_poisoned_batch_stops_the_run(tmp_path, image_folder, monkeypatch):
   num, poisoned = 64, 37
   pixels = np.random.default_rng(1).uniform(-1, 1, (num, 8, 8, 3)).astype(np.float32)
   pixels[poisoned, 3, 4, 1] = np.nan
-  monkeypatch.setattr(images_lib, "load_images", lambda *args, **kwargs: pixels)
+  monkeypatch.setattr(sources, "load_images", lambda *args, **kwargs: pixels)
   config = image_config(image_folder)
   override(config, {"schedule.num_steps": 40, "run.checkpoint_every": 2})
   workdir = tmp_path / "run"
@@ -542,7 +544,7 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
   rng = np.random.default_rng(3)
   for i in range(10):
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-  listed = images_lib._list_folder
+  listed = sources._list_folder
 
   def list_then_break(spec, broken):
     root, files, others = listed(spec)
@@ -551,7 +553,7 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
     return root, files, others
 
   # Three of ten: skipped, counted, and the run ends (4 steps of 5 batches of 8: every image read).
-  monkeypatch.setattr(images_lib, "_list_folder", lambda spec: list_then_break(spec, 3))
+  monkeypatch.setattr(sources, "_list_folder", lambda spec: list_then_break(spec, 3))
   with caplog.at_level(logging.WARNING):
     assert _train_in_thread(_streamed_config(folder, 4), str(tmp_path / "some")) is None
   counted = re.compile(r"using the next one instead \((\d+) unreadable so far\)")
@@ -562,16 +564,16 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
 
   # All of them: the reader hands the error to the loop instead of waiting for data forever, and
   # train_and_evaluate turns it into one line (RunFault, as for a full disk).
-  unreadable = images_lib.ImageSet("folder lost", 10, 8, 3, lambda i: None)
-  feed = images_lib.HostFeed(unreadable, 8, seed=0,
-                             critic_iters=lambda steps: np.full(len(steps), 5))
+  unreadable = sources.ImageSet("folder lost", 10, 8, 3, lambda i: None)
+  feed = stream.StreamFeed(unreadable, 8, seed=0,
+                           critic_iters=lambda steps: np.full(len(steps), 5))
   done = threading.Event()
   outcome = {}
 
   def read():
     try:
       feed(0, 1)
-    except images_lib.DataError as e:
+    except DataError as e:
       outcome["error"] = str(e)
     done.set()
 
@@ -579,4 +581,4 @@ def test_images_that_become_unreadable_during_a_streamed_run(tmp_path, monkeypat
   assert done.wait(60), "the reader hung"
   feed.close()
   assert outcome.get("error") == "folder lost: none of its 10 images can be decoded"
-  assert train._fault(images_lib.DataError(outcome["error"])) == outcome["error"]
+  assert train._fault(DataError(outcome["error"])) == outcome["error"]

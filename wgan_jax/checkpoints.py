@@ -35,6 +35,7 @@ from wgan_jax import checks
 from wgan_jax import experiment
 from wgan_jax import files
 from wgan_jax import loop
+from wgan_jax import parallel
 from wgan_jax import steps as steps_lib
 
 # The key of the digest in a checkpoint's custom metadata: {array name: {"dtype", "shape",
@@ -50,9 +51,15 @@ REREADS = 5
 
 
 def state_template(run, seed: int):
-  """The shapes and dtypes of the run's state (one seed), without computing it."""
+  """The shapes and dtypes of the run's state (one seed), without computing it; replicated over
+  the run's mesh when it has one, so that every process restores its copies."""
   init_keys, _ = loop.seed_keys([seed])
-  return jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
+  template = jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
+  if run.mesh is None:
+    return template
+  sharding = parallel.replicated(run.mesh)
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
+                      template)
 
 
 def load_config(workdir: str):

@@ -257,6 +257,11 @@ def _check_run(config, seeds: int = 1, sweep: bool = False) -> list[str]:
       validate.check_count(f"--config.{path}.hidden", section.hidden, 1,
                   lambda n: 4 * seeds * (section.depth - 1) * n * n,
                   f"the {path}'s hidden-to-hidden weights{seeds_text}")
+  if r.get("distributed", False):
+    validate.boolean(r, "run", "distributed")
+    if not r.data_parallel:
+      raise ConfigError("--config.run.distributed=True needs --config.run.data_parallel=True: "
+                        "the processes train one run by splitting its batch over their devices")
   if r.data_parallel:
     devices = jax.device_count()
     if s.batch_size % devices:

@@ -22,7 +22,9 @@ from wgan_jax import optim
 from wgan_jax import parallel
 from wgan_jax import steps as steps_lib
 from wgan_jax.configs import base
-from wgan_jax.data import images as images_lib
+from wgan_jax.data import device as device_lib
+from wgan_jax.data import sources
+from wgan_jax.data import stream
 from wgan_jax.data import toy
 
 # The compute dtype of the networks' matmuls and convolutions (config.run.dtype); parameters stay
@@ -91,6 +93,7 @@ class Run:
   data: Any  # the in-memory dataset passed to the steps, or None for a toy distribution
   estimate_name: str
   scale: float  # the toy data was divided by this for training; samples are multiplied back
+  mesh: Any = None  # the devices of a data-parallel run (wgan_jax.parallel), else None
 
 
 def _choose(table: dict, name: str, what: str):
@@ -111,8 +114,8 @@ def _optimizer(opt, updates: int, record_cosine: bool = False) -> optax.Gradient
       record_cosine=record_cosine)
 
 
-def _data(config, with_data: bool):
-  """(sample_real, data, scale) of the run's dataset."""
+def _data(config, with_data: bool, mesh):
+  """(sample_real, data, scale) of the run's dataset; ``mesh`` splits a streamed batch."""
   d = config.data
   if d.dataset in toy.DATASETS:
     dataset = toy.get_dataset(d.dataset)
@@ -128,20 +131,23 @@ def _data(config, with_data: bool):
   # Either way critic iteration j reads batch j of the run's epoch order (config.run.seed).
   seed, s = config.run.seed, config.schedule
   if d.stream:
-    # Too big for the device: each dispatch's batches read from the host (HostFeed).
-    image_set = images_lib.open_images(d.dataset, d.image_size, d.channels,
-                                       data_dir=d.data_dir or None)
-    device = (parallel.replicated(parallel.data_mesh()) if config.run.data_parallel else None)
+    # Too big for the device: each dispatch's batches read from the host, each process reading
+    # the rows of each batch that its devices hold.
+    image_set = sources.open_images(d.dataset, d.image_size, d.channels,
+                                    data_dir=d.data_dir or None)
+    sharding = None if mesh is None else parallel.stream_sharding(mesh)
     critic_iters = lambda steps: np.asarray(steps_lib.critic_iterations_of(
         s.n_critic, s.official_schedule, steps))
-    data = images_lib.HostFeed(image_set, s.batch_size, seed, critic_iters, device=device)
-    return ((lambda critic_iter, n, fed: images_lib.HostFeed.draw(fed, critic_iter, n)), data,
-            1.0)
-  pixels = images_lib.load_images(d.dataset, d.image_size, d.channels,
-                                  data_dir=d.data_dir or None, limit=d.limit or None,
-                                  dtype=np.uint8)
-  data = images_lib.device_sampler(pixels, seed=seed).images
-  return ((lambda critic_iter, n, images: images_lib.DeviceSampler.draw(images, critic_iter, n,
+    data = stream.StreamFeed(image_set, s.batch_size, seed, critic_iters, sharding)
+    return ((lambda critic_iter, n, fed: stream.StreamFeed.draw(fed, critic_iter, n)), data, 1.0)
+  pixels = sources.load_images(d.dataset, d.image_size, d.channels, data_dir=d.data_dir or None,
+                               limit=d.limit or None, dtype=np.uint8)
+  data = device_lib.device_sampler(pixels, seed=seed).images
+  if mesh is not None:
+    # A copy on every device, from each process's own copy: each device reads its rows of a
+    # batch from its copy inside the step.
+    data = parallel.replicate(data, mesh)
+  return ((lambda critic_iter, n, images: device_lib.DeviceSampler.draw(images, critic_iter, n,
                                                                         seed)), data, 1.0)
 
 
@@ -150,7 +156,9 @@ def build(config, with_data: bool = True) -> Run:
 
   ``with_data=False`` skips loading an image dataset, for a run that only generates.
   """
-  sample_real, data, scale = _data(config, with_data)
+  # The batch split over every device (of every process).
+  mesh = parallel.data_mesh() if config.run.data_parallel else None
+  sample_real, data, scale = _data(config, with_data, mesh)
   dtype = DTYPES[config.run.dtype]
   s = config.schedule
   critic_updates = 0
@@ -174,13 +182,10 @@ def build(config, with_data: bool = True) -> Run:
       n_critic=s.n_critic, official_schedule=s.official_schedule, unroll=s.unroll,
       log_update_cosine=config.run.log_update_cosine,
       sample_statistics=config.run.sample_statistics)
-  if config.run.data_parallel:
-    # The batch split over every device (of every host); the dataset copied to each.
-    mesh = parallel.data_mesh()
+  if mesh is not None:
     spec = parallel.data_parallel_spec(spec, mesh)
-    if not isinstance(data, images_lib.HostFeed):  # a HostFeed puts its batches on every device
-      data = parallel.replicate(data, mesh)
-  return Run(spec, steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[o.method], scale)
+  return Run(spec, steps_lib.make_steps(spec), data, steps_lib.ESTIMATE_NAMES[o.method], scale,
+             mesh)
 
 
 def variant(config, name: str) -> ml_collections.ConfigDict:

@@ -58,7 +58,7 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
                 on_metrics: Callable[[int, dict[str, np.ndarray]], None] | None = None,
                 state: steps_lib.GANState | None = None, data: Any = None,
                 label: str = "train", stream: TextIO | None = None,
-                should_stop: Callable[[], bool] | None = None,
+                should_stop: Callable[[], bool] | None = None, sharding: Any = None,
                 ) -> tuple[steps_lib.GANState, dict[str, np.ndarray]]:
   """Trains one GAN per seed in lockstep (vmap) up to ``num_steps`` generator iterations.
 
@@ -66,9 +66,10 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
   ``evaluate(state, step)`` runs at the start, every ``eval_every`` steps and at the end;
   ``on_metrics(first_step, metrics)`` receives each dispatch's per-step metrics, each of shape
   (steps, seeds). ``data`` is passed to the steps (see ``GANSpec``); a callable
-  ``data(step, n)`` (an ``images.HostFeed``) gives the real batches of steps step..step+n-1 for
+  ``data(step, n)`` (a ``stream.StreamFeed``) gives the real batches of steps step..step+n-1 for
   each dispatch. ``should_stop()`` is asked after every dispatch; when it says so, the loop ends
-  early (a preemption notice). Returns the final state and the metrics of the steps run, each an
+  early (a preemption notice). ``sharding`` places the initial state (replicated over the mesh
+  of a data-parallel run: the arrays of a run over several processes span them all). Returns the final state and the metrics of the steps run, each an
   array of shape (steps, seeds).
 
   The metrics of a dispatch reach ``on_metrics`` before ``evaluate`` sees the state they led to,
@@ -79,8 +80,11 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
   # One dispatch size for the whole run, so the scanned driver compiles once.
   dispatch = math.gcd(chunk, eval_every, num_steps)
   init_keys, train_keys = seed_keys(seeds)
-  if state is None:
+  if state is None and sharding is None:
     state = steps_lib.init_over_seeds(steps.init, init_keys)
+  elif state is None:
+    state = jax.jit(lambda keys: steps_lib.init_over_seeds(steps.init, keys),
+                    out_shardings=sharding)(init_keys)
   run = jax.jit(steps_lib.over_seeds(steps.train_steps), static_argnums=2)
 
   step = int(state.step)
@@ -98,7 +102,7 @@ def train_seeds(steps: steps_lib.Steps, seeds: list[int], num_steps: int, *,
     evaluate(state, 0)
   while step < num_steps:
     count = min(dispatch, num_steps - step)
-    step_data = data(step, count) if callable(data) else data  # a HostFeed's batches
+    step_data = data(step, count) if callable(data) else data  # a StreamFeed's batches
     state, metrics = run(state, train_keys, count, step_data)
     # Reading the previous chunk's metrics only now lets the device run ahead of Python.
     if pending is not None:

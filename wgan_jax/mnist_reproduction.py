@@ -25,7 +25,7 @@ from wgan_jax import plots
 from wgan_jax import train
 from wgan_jax import writers
 from wgan_jax.configs import mnist_reproduction as mnist_reproduction_config
-from wgan_jax.data.images import load_labeled_mnist_offline
+from wgan_jax.data.sources import load_labeled_mnist_offline
 from wgan_jax.metrics import digits
 
 # The columns of summary.md, in order: (key in a run's summary, header, format).

@@ -17,9 +17,13 @@ of B train the same network as one device at B, up to the order of floating-poin
     state = parallel.init_replicated(steps, mesh, jax.random.key(0))
     state, metrics = steps.train_step(state, key, parallel.replicate(data, mesh))
 
-Many hosts (TPU VM slices): call ``initialize_distributed()`` first in every process, and run
-the same program on every host; ``jax.devices()`` then lists the devices of all hosts, the mesh
-spans them, and the batch is split over all of them. docs/performance.md has a launch command.
+Many processes (a TPU VM slice, a multi-node GPU job, or several CPU processes on one machine):
+JAX's multi-controller runtime runs the same program in every process. ``initialize`` starts it
+before anything touches a device; ``jax.devices()`` then lists the devices of every process, the
+mesh spans them, and the batch is split over all of them. ``replicate`` builds a copy on every
+device from each process's own copy; ``any_process`` and ``from_primary`` are the small
+collectives by which the processes agree (to stop, to go on). docs/performance.md#many-processes
+has the launch commands.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Sequence
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from wgan_jax import steps as steps_lib
@@ -36,14 +41,45 @@ from wgan_jax import steps as steps_lib
 AXIS = "data"
 
 
-def initialize_distributed(**kwargs) -> None:
-  """``jax.distributed.initialize`` for a multi-host run (a no-op for a single process).
+# How long the runtime waits for a process's heartbeat before it declares the process lost and
+# ends the others. Long enough for a stalled file system or a slow compilation, short enough that
+# a job with a dead host does not hold the others for long.
+HEARTBEAT_TIMEOUT_S = 60
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None,
+               heartbeat_timeout_s: int = HEARTBEAT_TIMEOUT_S) -> None:
+  """Starts JAX's multi-process runtime (``jax.distributed.initialize``) unless it runs already.
 
   On TPU VMs and under SLURM or Open MPI the coordinator, the number of processes and this
-  process's id are detected; elsewhere pass them (coordinator_address, num_processes,
-  process_id). Must run before anything touches a device.
+  process's id are detected; elsewhere pass them. Must run before anything touches a device.
+  A process that stops sending heartbeats for ``heartbeat_timeout_s`` is declared lost, and the
+  runtime ends the others.
   """
-  jax.distributed.initialize(**kwargs)
+  if jax.distributed.is_initialized():
+    return
+  jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                             heartbeat_timeout_seconds=heartbeat_timeout_s)
+
+
+def is_primary() -> bool:
+  """Whether this process writes what a run writes once (logs, samples, config): process 0."""
+  return jax.process_index() == 0
+
+
+def any_process(flag: bool) -> bool:
+  """Whether ``flag`` holds in any process; every process must call it at the same point."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
+
+
+def from_primary(flag: bool) -> bool:
+  """Process 0's ``flag``, in every process; every process must call it at the same point."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  return bool(multihost_utils.broadcast_one_to_all(np.int32(flag)))
 
 
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -64,6 +100,11 @@ def data_parallel_spec(spec: steps_lib.GANSpec, mesh: Mesh) -> steps_lib.GANSpec
   """``spec`` with its batches split over the mesh's 'data' axis."""
   check_batch(spec.batch_size, mesh)
   return dataclasses.replace(spec, batch_sharding=NamedSharding(mesh, PartitionSpec(AXIS)))
+
+
+def stream_sharding(mesh: Mesh) -> NamedSharding:
+  """The sharding of a dispatch's streamed batches, (iterations, B, H, W, C): split over B."""
+  return NamedSharding(mesh, PartitionSpec(None, AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

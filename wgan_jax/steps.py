@@ -94,7 +94,7 @@ class GANSpec:
   program) and read in order: ``sample_real(critic_iter, n, data)`` returns the n images of
   global critic iteration ``critic_iter`` (``GANState.critic_iter``), a pure function of the
   data and that index, so that the batches of an epoch do not repeat an image and a resumed run
-  reads what an uninterrupted one would (``images.DeviceSampler.draw``, ``images.HostFeed``).
+  reads what an uninterrupted one would (``device.DeviceSampler.draw``, ``stream.StreamFeed``).
   """
 
   generator: nn.Module

@@ -2,13 +2,17 @@
 
 It checks the config before writing anything, builds the run (``experiment.build``), trains it
 with ``loop.train_seeds`` under a workdir lock, checkpoints (``checkpoints.Checkpoints``), logs
-(``writers``) and stops cleanly on a stop signal or a fault. Its errors say what happened in one
-line: ``checks.ConfigError`` (nothing written), ``NonFiniteError`` and ``RunFault`` (the last
+(``writers``) and stops cleanly on a stop signal or a fault. Over several processes
+(``config.run.distributed``) every process runs it alike: all take part in the training and in
+orbax's checkpoints, process 0 alone writes everything else and holds the workdir's lock, and a
+stop request on any process stops all of them at the same step. Its errors say what happened in
+one line: ``checks.ConfigError`` (nothing written), ``NonFiniteError`` and ``RunFault`` (the last
 complete checkpoint kept), ``Preempted`` (checkpointed on a stop signal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -24,10 +28,11 @@ from wgan_jax import experiment
 from wgan_jax import files
 from wgan_jax import lock
 from wgan_jax import loop
+from wgan_jax import parallel
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
 from wgan_jax import writers
-from wgan_jax.data.images import DataError
+from wgan_jax.data.decode import DataError
 from wgan_jax.metrics import evaluation
 from wgan_jax.metrics import inception
 
@@ -47,6 +52,11 @@ class NonFiniteError(RunStopped):
 class RunFault(RunStopped):
   """A write to the workdir failed (a full disk, a lost mount), or every image of a streamed set
   became unreadable: the run stopped there."""
+
+
+class PeerLost(RunStopped):
+  """A collective across the processes of a distributed run failed: another process is gone.
+  JAX's runtime ends this one too once the lost process's heartbeat times out."""
 
 
 class Preempted(SystemExit):
@@ -122,7 +132,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   batch; ``.npy`` points for a 2-D toy distribution), ``learning_curve.png`` and checkpoints
   (both networks, both optimiser states, BatchNorm statistics and the step; the PRNG stream and
   the data order are functions of config.run.seed and the step, so they need no saving). Returns the
-  last step's metrics.
+  last step's metrics (in process 0; the other processes of a distributed run return {}).
 
   Raises ConfigError before writing anything for a config or a workdir that cannot run
   (warnings for poor ones go to stderr), lock.LockRefused when another run holds ``workdir``
@@ -130,6 +140,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   RunFault when a write or the data fails (in both, the last complete checkpoint stays the
   latest), and Preempted after checkpointing when SIGTERM or SIGINT arrives.
   """
+  if config.run.get("distributed", False) is True:
+    parallel.initialize()  # before anything touches a device; a launcher may have started it
+  primary = parallel.is_primary()
   # Everything that can refuse the config runs before anything is written.
   try:
     files.check_workdir(workdir)
@@ -143,20 +156,47 @@ def train_and_evaluate(config, workdir: str) -> dict:
     checks.check_state_fits(template, CONFIG_WIDTHS)
   except ValueError as e:  # ConfigError, DataError and the networks' own refusals
     raise checks.ConfigError(str(e)) from None
-  for warning in warnings:
-    print(f"warning: {warning}", file=sys.stderr)
-  os.makedirs(workdir, exist_ok=True)
-  with lock.WorkdirLock(workdir), _StopFlag() as stop:
-    return _train(config, workdir, run, template, stop)
+  if primary:
+    for warning in warnings:
+      print(f"warning: {warning}", file=sys.stderr)
+    os.makedirs(workdir, exist_ok=True)
+  with _workdir_lock(workdir, primary), _StopFlag() as stop:
+    return _train(config, workdir, run, template, stop, primary)
 
 
-def _train(config, workdir: str, run, template, stop: _StopFlag) -> dict:
+@contextlib.contextmanager
+def _workdir_lock(workdir: str, primary: bool):
+  """The workdir's lock, held by process 0 for every process of the run, so that two jobs on one
+  workdir refuse each other; every process raises LockRefused when process 0 could not take it."""
+  held, refusal = None, None
+  if primary:
+    try:
+      held = lock.WorkdirLock(workdir).acquire()
+    except lock.LockRefused as e:
+      refusal = e
+  if not parallel.from_primary(refusal is None):
+    raise refusal or lock.WorkdirBusy(f"process 0 could not lock workdir {workdir!r}: another "
+                                      f"run holds it (process 0 says which)")
+  try:
+    yield
+  finally:
+    if held is not None:
+      held.release()
+
+
+def _train(config, workdir: str, run, template, stop: _StopFlag, primary: bool) -> dict:
   checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, "checkpoints"),
-                                            config.run.keep_checkpoints, cleanup=True)
+                                            config.run.keep_checkpoints, cleanup=primary)
   label = os.path.basename(os.path.normpath(workdir)) or "train"
   saved = {"step": None}
   try:
-    return _train_steps(config, workdir, run, template, stop, checkpoints, label, saved)
+    return _train_steps(config, workdir, run, template, stop, checkpoints, label, saved,
+                        primary)
+  except jax.errors.JaxRuntimeError as e:
+    if jax.process_count() == 1:
+      raise
+    raise PeerLost(f"a collective across the {jax.process_count()} processes failed "
+                   f"({files.first_line(e)[:160]})") from None
   except (OSError, DataError) as e:
     kept = (f"the last complete checkpoint, step {saved['step']}, is kept"
             if saved["step"] is not None else "no checkpoint was saved")
@@ -177,27 +217,30 @@ def _fault(error: BaseException) -> str:
 
 
 def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoints, label: str,
-                 saved: dict) -> dict:
-  writer = None
+                 saved: dict, primary: bool) -> dict:
+  writer = None  # process 0's alone
+  quiet = None if primary else open(os.devnull, "w")  # the other processes' progress lines
   try:
     try:
       state = checkpoints.restore_latest(template)
     except ValueError as e:
       raise checks.ConfigError(str(e)) from None
-    # Written only now: a config that cannot resume this workdir must not replace its config.json.
-    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-    _write_config(workdir, config)
-    writer = writers.MetricWriter(workdir)
     start_step = 0 if state is None else int(state.step)
-    writer.truncate_after(start_step)  # rows a killed run wrote after its last checkpoint
-    if state is not None:
-      print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
+    if primary:
+      # Written only now: a config that cannot resume this workdir must not replace its
+      # config.json.
+      os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+      _write_config(workdir, config)
+      writer = writers.MetricWriter(workdir)
+      writer.truncate_after(start_step)  # rows a killed run wrote after its last checkpoint
+      if state is not None:
+        print(f"resuming {workdir} from step {start_step}", file=sys.stderr)
 
     fixed_noise_keys = jax.random.split(jax.random.key(config.run.seed + 1), 1)
     generate = steps_lib.generate_over_seeds(run.steps)
     image_metrics = None
-    if evaluation.TrainingMetrics.wanted(config) and not evaluation.TrainingMetrics.enabled(
-        config):
+    if primary and evaluation.TrainingMetrics.wanted(config) and not (
+        evaluation.TrainingMetrics.enabled(config)):
       print(f"note: no FID or KID during training: "
             f"{inception.missing_weights_message(None)}", file=sys.stderr)
     if evaluation.TrainingMetrics.enabled(config):
@@ -212,7 +255,7 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
       bad = first_non_finite(first_step, metrics)
       count = next(iter(metrics.values())).shape[0] if bad is None else bad[0] - first_step
       clock["steps"] += count
-      for i in range(count):  # the bad step's row is written too: the log shows what happened
+      for i in range(count if writer else 0):  # the bad step's row too: the log shows it
         row = {name: float(value[i, 0]) for name, value in metrics.items()}
         row.update(wall_time_s=elapsed, it_per_s=clock["steps"] / elapsed)
         writer.write(first_step + i + 1, row)
@@ -224,18 +267,20 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
                              f"saving that state and {kept}")
 
     def evaluate(state, step):
+      # Every process computes (the programs span them all); process 0 writes.
       samples = np.asarray(generate(state, fixed_noise_keys, 64)[0])
-      if samples.ndim == 2:  # points of a 2-D toy distribution, not images
+      if writer and samples.ndim == 2:  # points of a 2-D toy distribution, not images
         files.save_npy(os.path.join(workdir, "samples", f"step_{step}.npy"), samples)
-      else:
+      elif writer:
         writers.save_image_sheet(os.path.join(workdir, "samples", f"step_{step}.png"), samples)
         writer.write_images(step, "samples", samples)
       if image_metrics is not None:
         row = image_metrics.row(lambda n: generate(state, metric_keys, n)[0], step)
-        if row is not None:
+        if row is not None and writer:
           writer.write(step, row)
       if step > 0:
-        writer.flush()  # the log must reach the checkpoint's step before the checkpoint exists
+        if writer:  # the log must reach the checkpoint's step before the checkpoint exists
+          writer.flush()
         checkpoints.save(step, state)
         saved["step"] = step
 
@@ -243,22 +288,31 @@ def _train_steps(config, workdir: str, run, template, stop: _StopFlag, checkpoin
                            eval_every=config.run.checkpoint_every,
                            chunk=config.schedule.steps_per_dispatch,
                            evaluate=evaluate, on_metrics=on_metrics, state=state, data=run.data,
-                           label=label, should_stop=stop)
+                           label=label, stream=quiet,
+                           sharding=None if run.mesh is None else parallel.replicated(run.mesh),
+                           should_stop=lambda: parallel.any_process(stop()))
     step = int(state.step)
     if step < config.schedule.num_steps and saved["step"] != step:
-      writer.flush()
+      if writer:
+        writer.flush()
       checkpoints.save(step, state)
   finally:
     checkpoints.close()
     if writer is not None:
       writer.close()
+    if quiet is not None:
+      quiet.close()
     if callable(run.data):
-      run.data.close()  # a HostFeed's reader thread
+      run.data.close()  # a StreamFeed's reading threads
   if step < config.schedule.num_steps:
-    message = (f"{stop.received} at step {step} of {config.schedule.num_steps}: checkpoint "
+    signal_name = stop.received or "a stop request to another process"
+    message = (f"{signal_name} at step {step} of {config.schedule.num_steps}: checkpoint "
                f"saved in {workdir}; run the same command to resume")
-    print(message, file=sys.stderr)
+    if primary:
+      print(message, file=sys.stderr)
     raise Preempted(message)
+  if not primary:
+    return {}
   # The training steps' rows; the FID rows logged at evaluations are beside them.
   rows = [r for r in writers.read_metrics(workdir) if "fid" not in r]
   _write_learning_curve(workdir, rows, run.estimate_name)

@@ -143,6 +143,10 @@ def get_config() -> ml_collections.ConfigDict:
       # Split each batch over every device (of every host after jax.distributed.initialize());
       # the batch size must be a multiple of the device count. See wgan_jax/parallel.py.
       data_parallel=False,
+      # One run over several processes (a TPU VM slice, a multi-node GPU job): JAX's runtime is
+      # started with the coordinator detected (TPU VMs, SLURM) or named by the launcher's flags;
+      # needs data_parallel. See docs/performance.md#many-processes.
+      distributed=False,
       checkpoint_every=250,  # checkpoint and sample sheet every this many steps
       keep_checkpoints=2,
       # Log cos(update, -gradient) of every critic update (the WGAN paper's Section 4.3).

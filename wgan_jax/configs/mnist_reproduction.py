@@ -27,7 +27,7 @@ from wgan_jax.configs import mnist
 from wgan_jax.configs import validate
 
 RUNS = ("wgan_dcgan", "wgan_gp_dcgan", "wgan_mlp", "gan_mlp")
-# The digits that eval.real draws from (wgan_jax/data/images.py's mnist_offline).
+# The digits that eval.real draws from (wgan_jax/data/sources.py's mnist_offline).
 MNIST_OFFLINE_DIGITS = 5000
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import optax
 
 from wgan_jax import files
-from wgan_jax.data import images as images_lib
+from wgan_jax.data import sources
 from wgan_jax.metrics import fid
 
 NUM_DIGITS = 10
@@ -289,7 +289,7 @@ def get_digit_classifier(cache_path, *, seed: int = 0, epochs: int = 10) -> Digi
   path = pathlib.Path(cache_path)
   if path.exists():
     return DigitClassifier.load(path)
-  images_Nx28x28x1, labels_N = images_lib.load_labeled_mnist_offline(DIGIT_SIZE, 1)
+  images_Nx28x28x1, labels_N = sources.load_labeled_mnist_offline(DIGIT_SIZE, 1)
   classifier = train_digit_classifier(images_Nx28x28x1, labels_N, seed=seed, epochs=epochs)
   classifier.save(path)
   return classifier

@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 
-from wgan_jax.data import images as images_lib
+from wgan_jax.data import decode
+from wgan_jax.data import sources
 from wgan_jax.metrics import fid as fid_lib
 from wgan_jax.metrics import inception as inception_lib
 
@@ -15,8 +16,8 @@ def real_images(config, num: int, seed: int = 0) -> np.ndarray:
   """``num`` images of the run's dataset, float32 in [-1, 1], drawn without replacement by a
   permutation seeded with ``seed`` (all of them, in order, when the set has at most ``num``)."""
   d = config.data
-  image_set = images_lib.open_images(d.dataset, d.image_size, d.channels,
-                                     data_dir=d.data_dir or None)
+  image_set = sources.open_images(d.dataset, d.image_size, d.channels,
+                                  data_dir=d.data_dir or None)
   try:
     total = len(image_set) if not d.limit else min(int(d.limit), len(image_set))
     if total <= num:
@@ -26,7 +27,7 @@ def real_images(config, num: int, seed: int = 0) -> np.ndarray:
     pixels = image_set.read(indices)
   finally:
     image_set.close()
-  return images_lib.to_float(pixels)
+  return decode.to_float(pixels)
 
 
 class TrainingMetrics:
