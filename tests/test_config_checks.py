@@ -38,6 +38,17 @@ GAUSSIANS = f"--config={CONFIGS}/gaussians.py"
 MNIST_REPRODUCTION = f"--config={CONFIGS}/mnist_reproduction.py:quick"
 
 
+class Whole(str):
+  """A case's message that must be the whole line after "error: ", not only a part of it."""
+
+
+def refused(lines: list[str], message: str) -> bool:
+  """Whether ``lines`` is one "error: " line that holds ``message`` (is it, for a Whole)."""
+  if isinstance(message, Whole):
+    return lines == [f"error: {message}"]
+  return len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
 def load_script(name: str):
   """experiments/<name>.py as a module (once per process: its flags are global)."""
   module_name = f"experiments_{name}"
@@ -325,6 +336,19 @@ GAUSSIANS_CASES = [
      "--config.variants.wgan.no_such: the config has no field 'no_such'"),
     ([GAUSSIANS, "--workdir={data}/a_file"], "exists and is not a directory"),
     ([GAUSSIANS, "extra_argument"], "unexpected arguments: extra_argument"),
+    # Once a subprocess each in test_gaussians.py (which keeps the default config's own cases).
+    ([GAUSSIANS, "--config.variants.wgan.critic_optimizer.clip=0"],
+     "ring8/wgan: --config.critic_optimizer.clip must be a finite number above 0"),
+    ([GAUSSIANS, "--config.variants.wgan.critic_optimizer.clip=-0.01"],
+     "ring8/wgan: --config.critic_optimizer.clip must be a finite number above 0"),
+    ([GAUSSIANS, "--config.schedule.batch_size=0"],
+     "--config.schedule.batch_size must be at least 1"),
+    ([GAUSSIANS, "--config.sweep.runs=wgan,vae"], "--config.sweep.runs: unknown name 'vae'"),
+    ([GAUSSIANS, "--config.sweep.datasets=ring9"],
+     "--config.sweep.datasets: unknown name 'ring9'"),
+    ([GAUSSIANS, "--config.variants.wgan_gp.critic_optimizer.b1=1.5"],
+     "ring8/wgan-gp: --config.critic_optimizer.b1 must lie in [0, 1)"),
+    ([GAUSSIANS, "--config.eval.snapshots=(0,1)"], "--config.eval.snapshots"),
 ]
 
 
@@ -423,6 +447,8 @@ def bad_inputs(tmp_path, data):
   (root / "paper_result" / "lines").mkdir(parents=True)
   (root / "paper_result" / "run.json").write_text('{"quick": true}')
   (root / "paper_result" / "lines" / "result.json").write_text("[1, 2")
+  (root / "quick_paper").mkdir()
+  (root / "quick_paper" / "run.json").write_text('{"quick": true}')
   locked = root / "read_only"
   locked.mkdir()
   (locked / "kept.txt").write_text("kept")
@@ -548,12 +574,29 @@ def launcher_cases(script: str, root, workdirs, data) -> list:
             ([MNIST_REPRODUCTION, f"--workdir={usable}", "--config.schedule.num_steps=5"],
              "--config.schedule.num_steps: the config has no field"),
             ([MNIST_REPRODUCTION, f"--workdir={usable}", "--config.generator.features=100000",
-              "--config.critic.features=100000"], "optimiser states need")]
+              "--config.critic.features=100000"], "optimiser states need"),
+            # The default config (what the launcher loads without --config), named; once a
+            # subprocess each in test_reproduce_mnist.py.
+            ([f"--config={CONFIGS}/mnist_reproduction.py", f"--workdir={usable}",
+              "--config.variants.wgan_gp_dcgan.schedule.num_steps=0"],
+             Whole("wgan_gp_dcgan: --config.schedule.num_steps must be at least 1, got 0")),
+            ([f"--config={CONFIGS}/mnist_reproduction.py", f"--workdir={usable}",
+              "--config.sweep.runs=wgan_gp"],
+             Whole("--config.sweep.runs: unknown name 'wgan_gp'; choose from gan_mlp, "
+                   "wgan_dcgan, wgan_gp_dcgan, wgan_mlp"))]
   assert script == "reproduce_paper.py"
   return [*[([f"--workdir={w}", "--quick"], m) for w, m in workdirs],
           ([f"--workdir={root}/paper", "--quick"], f"{root}/paper/run.json cannot be read as JSON"),
           ([f"--workdir={root}/paper_result", "--quick", "--parts=lines"],
-           f"{root}/paper_result/lines/result.json cannot be read as JSON")]
+           f"{root}/paper_result/lines/result.json cannot be read as JSON"),
+          # Once a subprocess each in test_paper_report.py.
+          ([f"--workdir={usable}", "--parts=lines,bogus"], "--parts: unknown part 'bogus'"),
+          ([f"--workdir={usable}", "--quick=maybe"], "quick"),
+          ([f"--workdir={usable}", "extra"], "unexpected arguments: extra"),
+          # A full run asked for in the workdir of a quick one.
+          ([f"--workdir={root}/quick_paper", "--parts=lines"],
+           Whole(f"--workdir {str(root / 'quick_paper')!r} holds a quick (smoke test) run; use "
+                 f"another workdir or add --quick"))]
 
 
 @pytest.mark.parametrize("script", ["train_images.py", "gaussians.py", "sample.py",
@@ -564,8 +607,7 @@ def test_every_launcher_refuses_what_it_cannot_use(bad_inputs, data, script):
   before = snapshot(root)
   results = run_driver(script, [args for args, _ in cases], quiet=True)
   for (code, err), (args, message) in zip(results, cases):
-    lines = err.strip().splitlines()
     assert code == 2, (args, err)
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, err)
+    assert refused(err.strip().splitlines(), message), (args, err)
   assert snapshot(root) == before
   assert not (root / "unused").exists()

@@ -57,22 +57,17 @@ def test_end_to_end(tmp_path):
   assert not [p for p in workdir.rglob("*.tmp*")]
 
 
-# Overrides of the default config (no --config), as on the command line.
+# Overrides of the default config (no --config), as on the command line: a run's field, a value
+# that does not parse, and a flag absl does not know, each through the launcher in its own process
+# (the default config is loaded by cli.run's parser). Every other refusal of a bad field (n_critic,
+# clip, batch_size, b1, snapshots, unknown runs and datasets, ...) is one case of
+# test_config_checks.py's GAUSSIANS_CASES, which runs them all through the launcher's main in one
+# process.
 @pytest.mark.parametrize("flag, message", [
     ("--config.variants.wgan.schedule.n_critic=0",
      "ring8/wgan: --config.schedule.n_critic must be at least 1"),
-    ("--config.variants.wgan.critic_optimizer.clip=0",
-     "ring8/wgan: --config.critic_optimizer.clip must be a finite number above 0"),
-    ("--config.variants.wgan.critic_optimizer.clip=-0.01",
-     "ring8/wgan: --config.critic_optimizer.clip must be a finite number above 0"),
-    ("--config.schedule.batch_size=0", "--config.schedule.batch_size must be at least 1"),
-    ("--config.sweep.runs=wgan,vae", "--config.sweep.runs: unknown name 'vae'"),
-    ("--config.sweep.datasets=ring9", "--config.sweep.datasets: unknown name 'ring9'"),
     ("--config.schedule.num_steps=abc", "--config.schedule.num_steps=abc"),
     ("--no_such_flag=1", "no_such_flag"),
-    ("--config.variants.wgan_gp.critic_optimizer.b1=1.5",
-     "ring8/wgan-gp: --config.critic_optimizer.b1 must lie in [0, 1)"),
-    ("--config.eval.snapshots=(0,1)", "--config.eval.snapshots"),
 ])
 def test_bad_flags_fail_in_one_line(tmp_path, flag, message):
   workdir = tmp_path / "run"

@@ -1,9 +1,9 @@
-"""wgan_jax/paper/report.py and experiments/reproduce_paper.py, with fake parts (no training)."""
+"""wgan_jax/paper/report.py, with fake parts (no training), and the verdict rules of the gaussians
+part (experiments/reproduce_paper.py's refusals are in test_config_checks.py)."""
 
 import copy
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -14,8 +14,6 @@ from wgan_jax.paper import Claim, PartResult
 from wgan_jax.paper import gaussians_part
 from wgan_jax.paper import report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "experiments", "reproduce_paper.py")
 
 FAKE_PART = textwrap.dedent('''
     import os
@@ -134,35 +132,9 @@ def test_claim_round_trip():
   assert PartResult.from_json(result.to_json()) == result
 
 
-def _script(*args):
-  return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
-                        cwd=ROOT, timeout=120)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--parts=lines,bogus"], "--parts: unknown part 'bogus'"),
-    (["--quick=maybe"], "quick"),
-    (["extra"], "unexpected arguments: extra"),
-])
-def test_bad_flags_fail_in_one_line(tmp_path, args, message):
-  workdir = tmp_path / "paper"
-  result = _script(f"--workdir={workdir}", *args)
-  assert result.returncode == 2
-  lines = result.stderr.strip().splitlines()
-  assert len(lines) == 1 and message in lines[0], result.stderr
-  assert not workdir.exists()
-
-
-def test_quick_and_full_runs_do_not_share_a_workdir(tmp_path):
-  workdir = tmp_path / "paper"
-  workdir.mkdir()
-  (workdir / report.RUN_FILE).write_text(json.dumps({"quick": True}))
-  result = _script(f"--workdir={workdir}", "--parts=lines")
-  assert result.returncode == 2
-  assert result.stderr.strip().splitlines() == [
-      f"error: --workdir {str(workdir)!r} holds a quick (smoke test) run; use another workdir "
-      "or add --quick"]
-  assert sorted(os.listdir(workdir)) == [report.RUN_FILE]
+# The launcher's refusals (an unknown part, a flag that does not parse, an extra argument, a full
+# run in a quick run's workdir) are cases of test_config_checks.py's
+# launcher_cases("reproduce_paper.py"), all through its main in one process.
 
 
 # The verdict rules of the parts, on numbers made up here (no training) -----------------------

@@ -1,5 +1,5 @@
-"""experiments/reproduce_mnist.py end to end (its quick config), its summary, and refused
-overrides."""
+"""experiments/reproduce_mnist.py end to end (its quick config), its summary, and a diverging run
+(its refused overrides are in test_config_checks.py)."""
 
 import json
 import math
@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-
-import pytest
 
 from wgan_jax import mnist_reproduction as repro
 from wgan_jax.configs.mnist_reproduction import RUNS
@@ -56,18 +54,8 @@ def test_quick_run_writes_every_output(tmp_path):
   assert all(f"| {name} | 4 |" in table for name in RUNS)
 
 
-@pytest.mark.parametrize("flag, message", [
-    ("--config.variants.wgan_gp_dcgan.schedule.num_steps=0",
-     "wgan_gp_dcgan: --config.schedule.num_steps must be at least 1, got 0"),
-    ("--config.sweep.runs=wgan_gp", "--config.sweep.runs: unknown name 'wgan_gp'; choose from "
-     "gan_mlp, wgan_dcgan, wgan_gp_dcgan, wgan_mlp"),
-])
-def test_bad_flag_is_one_line_and_writes_nothing(tmp_path, flag, message):
-  workdir = tmp_path / "mnist"
-  result = _run(f"--workdir={workdir}", flag)
-  assert result.returncode == 2
-  assert result.stderr.strip().splitlines() == [f"error: {message}"]
-  assert not workdir.exists()
+# Bad flags (a run's field, an unknown run) are cases of test_config_checks.py's
+# launcher_cases("reproduce_mnist.py"), all through the launcher's main in one process.
 
 
 def test_training_wall_time_sums_resumed_segments():

