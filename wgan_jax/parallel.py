@@ -22,8 +22,8 @@ JAX's multi-controller runtime runs the same program in every process. ``initial
 before anything touches a device; ``jax.devices()`` then lists the devices of every process, the
 mesh spans them, and the batch is split over all of them. ``replicate`` builds a copy on every
 device from each process's own copy; ``any_process`` and ``from_primary`` are the small
-collectives by which the processes agree (to stop, to go on). docs/performance.md#many-processes
-has the launch commands.
+collectives by which the processes agree (to stop, to go on).
+docs/performance.md#many-devices-many-processes has the launch commands.
 """
 
 from __future__ import annotations

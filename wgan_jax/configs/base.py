@@ -145,7 +145,7 @@ def get_config() -> ml_collections.ConfigDict:
       data_parallel=False,
       # One run over several processes (a TPU VM slice, a multi-node GPU job): JAX's runtime is
       # started with the coordinator detected (TPU VMs, SLURM) or named by the launcher's flags;
-      # needs data_parallel. See docs/performance.md#many-processes.
+      # needs data_parallel. See docs/performance.md#many-devices-many-processes.
       distributed=False,
       checkpoint_every=250,  # checkpoint and sample sheet every this many steps
       keep_checkpoints=2,
