@@ -20,13 +20,11 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 # The layering first (import-linter's contracts in pyproject.toml; docs/api.md#layout), then the
-# tests on three worker processes for two cores: most of the suite's time is XLA compilation, which
-# uses one core, and the launches it waits on (process start-up, a lost process's heartbeat) leave
-# a core idle that a third worker fills.
+# tests on two worker processes: most of the suite's time is XLA compilation, which uses one core.
 # The PyTorch environment holds the references of tests/test_metrics_inception.py.
 test: $(INSTALLED) $(TORCH_BIN)/.installed
 	$(BIN)/lint-imports --no-logo --no-cache
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 reproduce-gaussians: $(INSTALLED)
 	$(BIN)/python experiments/gaussians.py --workdir=$(WORKDIR)

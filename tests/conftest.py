@@ -16,6 +16,17 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs",
                   float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 
+# The longest files first: the workers take files in collection order, so a long file collected
+# last keeps one worker busy while the other has nothing left to do.
+LONGEST_FIRST = ("test_distributed.py", "test_paper_new_parts.py", "test_reproduce_mnist.py",
+                 "test_paths.py", "test_reliability.py", "test_gaussians.py")
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable
+
+
 @pytest.fixture(autouse=True)
 def _strict_rank_promotion():
   # Implicit broadcasting between ranks hides shape bugs; make it an error in every test.

@@ -1,4 +1,4 @@
-"""One process of tests/test_processes.py's streamed read: the first dispatches of a folder's
+"""One process of tests/test_distributed.py's streamed read: the first dispatches of a folder's
 stream over 2 processes of 2 CPU devices, and which images this process decoded.
 
     python tests/stream_reader.py FOLDER PORT PROCESS_ID BATCH ITERATIONS OUT.json
