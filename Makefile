@@ -16,9 +16,7 @@ $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("wgan-jax needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# --no-compile: Python compiles a module's bytecode when it is first imported; most of the
-	# installed modules (torch's, scipy's) never are, and compiling them all took seconds.
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test,images]'
+	$(BIN)/python -m pip install --quiet -e '.[test,images]'
 	touch $@
 
 # The layering first (import-linter's contracts in pyproject.toml; docs/api.md#layout), then the
@@ -54,7 +52,7 @@ sample: $(INSTALLED)
 # imported by POT and tensorboardX in every run and test.
 $(TORCH_BIN)/.installed: pyproject.toml | $(INSTALLED)
 	$(PYTHON) -m venv $(VENV)/torch
-	$(TORCH_BIN)/python -m pip install --quiet --no-compile \
+	$(TORCH_BIN)/python -m pip install --quiet \
 	  $$(grep -o -E '"(torch|numpy|scipy|pillow)==[^"]*"' pyproject.toml | sort -u | tr -d '"') \
 	  $$(sed -n '/^metrics-reference = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*"' | tr -d '"')
 	touch $@
