@@ -142,11 +142,12 @@ def _data(config, with_data: bool, mesh):
     return ((lambda critic_iter, n, fed: stream.StreamFeed.draw(fed, critic_iter, n)), data, 1.0)
   pixels = sources.load_images(d.dataset, d.image_size, d.channels, data_dir=d.data_dir or None,
                                limit=d.limit or None, dtype=np.uint8)
-  data = device_lib.device_sampler(pixels, seed=seed).images
-  if mesh is not None:
-    # A copy on every device, from each process's own copy: each device reads its rows of a
-    # batch from its copy inside the step.
-    data = parallel.replicate(data, mesh)
+  if mesh is None:
+    data = device_lib.device_sampler(pixels, seed=seed).images
+  else:
+    # A copy on every device, from each process's own host copy: each device reads its rows of
+    # a batch from its copy inside the step.
+    data = parallel.replicate(pixels, mesh)
   return ((lambda critic_iter, n, images: device_lib.DeviceSampler.draw(images, critic_iter, n,
                                                                         seed)), data, 1.0)
 
