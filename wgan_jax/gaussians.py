@@ -12,9 +12,11 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import math
+import multiprocessing
 import os
+import queue
+import signal
 import sys
-import threading
 import time
 
 import jax
@@ -25,6 +27,7 @@ from wgan_jax import files
 from wgan_jax import loop
 from wgan_jax import plots
 from wgan_jax import steps as steps_lib
+from wgan_jax import supervise
 from wgan_jax.data import toy
 from wgan_jax.metrics import mixtures
 
@@ -49,7 +52,7 @@ def _later(pool: concurrent.futures.Executor | None, fn, *args) -> concurrent.fu
 
 
 class _LineStream:
-  """stderr as a non-terminal: runs in parallel threads print whole progress lines instead of
+  """stderr as a non-terminal: runs in parallel processes print whole progress lines instead of
   rewriting one line in place over each other."""
 
   def write(self, text: str) -> int:
@@ -62,23 +65,11 @@ class _LineStream:
     return False
 
 
-def resolve_w1(result: dict) -> dict:
-  """``result`` with its exact-W1 futures replaced by their values."""
-  for row in result["per_seed"]:
-    row["w1"] = row["w1"].result()
-  result["w1_curve"] = np.asarray([f.result() for f in result["w1_curve"]])
-  return result
+def train_one(config, dataset: toy.ToyDataset, label: str) -> dict:
+  """Trains all seeds of one run of the sweep; returns samples, curves and mode metrics.
 
-
-def train_one(config, dataset: toy.ToyDataset, real_Nx2: np.ndarray, label: str,
-              w1_pool: concurrent.futures.Executor | None = None,
-              stop: threading.Event | None = None) -> dict:
-  """Trains all seeds of one run of the sweep; returns samples, curves and metrics.
-
-  With ``w1_pool`` the exact W1 distances (POT's network simplex, which releases the GIL) are
-  computed there while training goes on, and the result holds futures until ``resolve_w1``;
-  its wall time then covers training, sampling and the mode metrics. Setting ``stop`` ends the
-  run at its next evaluation (a run in another thread cannot be interrupted otherwise).
+  The exact W1 distances are left to ``add_w1``: the result holds the samples they need (seed
+  0's ``curve_samples`` at each evaluation, every seed's final samples).
   """
   run = experiment.build(config)
   scale, seeds, iters = run.scale, config.run.seeds, config.schedule.num_steps
@@ -86,16 +77,13 @@ def train_one(config, dataset: toy.ToyDataset, real_Nx2: np.ndarray, label: str,
   seed_keys = jax.random.split(jax.random.key(12345), seeds)
   eval_every = max(iters // config.eval.num_evals, 1)
   snapshot_steps = _snapshot_steps(config, eval_every)
-  snapshots, eval_steps, w1_curve = [], [], []
+  snapshots, eval_steps, curve = [], [], []
   curve_samples = config.eval.curve_samples
 
   def evaluate(state, step):
-    if stop is not None and stop.is_set():
-      raise RuntimeError(f"{label}: stopped because another run failed or was interrupted")
     samples_Nx2 = np.asarray(generate(state, seed_keys, max(curve_samples, 1000))[0]) * scale
     eval_steps.append(step)
-    w1_curve.append(_later(w1_pool, mixtures.exact_w1_or_nan, samples_Nx2[:curve_samples],
-                           real_Nx2[:curve_samples]))
+    curve.append(samples_Nx2[:curve_samples])
     if step in snapshot_steps:
       snapshots.append((step, samples_Nx2[:1000]))
 
@@ -108,21 +96,65 @@ def train_one(config, dataset: toy.ToyDataset, real_Nx2: np.ndarray, label: str,
                                     stream=sys.stderr if config.run.jobs == 1 else _LineStream())
   final_SxNx2 = np.asarray(generate(state, jax.random.split(jax.random.key(999), seeds),
                                     config.eval.samples)) * scale
-  per_seed = []
-  for samples_Nx2 in final_SxNx2:
-    result = mixtures.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
-    result["w1"] = _later(w1_pool, mixtures.exact_w1_or_nan, samples_Nx2, real_Nx2)
-    per_seed.append(result)
-  result = {
+  return {
       "samples": final_SxNx2.astype(np.float32),
-      "per_seed": per_seed,
+      "per_seed": [mixtures.mode_metrics(samples_Nx2, dataset.centers, dataset.std)
+                   for samples_Nx2 in final_SxNx2],
       "snapshots": snapshots,
       "estimate_SxT": history["estimate"].T,
       "eval_steps": np.asarray(eval_steps),
-      "w1_curve": w1_curve,
+      "curve_TxNx2": np.stack(curve),
       "wall_time_s": time.perf_counter() - start,
   }
-  return result if w1_pool is not None else resolve_w1(result)
+
+
+def add_w1(result: dict, real_Nx2: np.ndarray,
+           pool: concurrent.futures.Executor | None = None) -> dict:
+  """``result`` of ``train_one`` with the exact W1 of each seed's final samples (``per_seed``'s
+  ``w1``) and of each curve point (``w1_curve``) against ``real_Nx2``: futures of ``pool`` (POT's
+  network simplex releases the GIL) until ``resolve_w1``, or computed now without one."""
+  for row, samples_Nx2 in zip(result["per_seed"], result["samples"]):
+    row["w1"] = _later(pool, mixtures.exact_w1_or_nan, samples_Nx2, real_Nx2)
+  result["w1_curve"] = [_later(pool, mixtures.exact_w1_or_nan, samples_Nx2,
+                               real_Nx2[:len(samples_Nx2)])
+                        for samples_Nx2 in result.pop("curve_TxNx2")]
+  return result
+
+
+def resolve_w1(result: dict) -> dict:
+  """``result`` with its exact-W1 futures replaced by their values."""
+  for row in result["per_seed"]:
+    row["w1"] = row["w1"].result()
+  result["w1_curve"] = np.asarray([f.result() for f in result["w1_curve"]])
+  return result
+
+
+def _train_job(config, dataset_name: str, label: str) -> dict:
+  """``train_one`` in a worker process of ``_job_pool``."""
+  return train_one(config, toy.get_dataset(dataset_name), label)
+
+
+def _job_pool(jobs: int):
+  """``jobs`` worker processes, each bound to its own share of this process's cores.
+
+  Processes rather than threads: two runs in one process share XLA's CPU thread pools, and on
+  two cores each then trains about a third slower than in a process of its own on one core.
+  """
+  context = multiprocessing.get_context("spawn")  # a fork of a process running JAX may hang
+  cores = sorted(os.sched_getaffinity(0))
+  shares = context.Queue()
+  for i in range(jobs):
+    shares.put(cores[i::jobs] if len(cores) >= jobs else cores)
+  return context.Pool(jobs, initializer=_start_worker, initargs=(shares,))
+
+
+def _start_worker(shares) -> None:
+  supervise.die_with_parent()
+  signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the pool
+  try:
+    os.sched_setaffinity(0, shares.get_nowait())
+  except queue.Empty:  # a worker started again after one died: no share left
+    pass
 
 
 def standard_error(values: np.ndarray) -> float:
@@ -198,24 +230,28 @@ def run(config, workdir: str) -> dict:
   # Longest first, so that the runs in flight finish close together.
   order = sorted(range(len(jobs)), key=lambda i: METHOD_COST[runs[jobs[i][1]].objective.method],
                  reverse=True)
-  with concurrent.futures.ThreadPoolExecutor(1) as w1_pool, \
-       concurrent.futures.ThreadPoolExecutor(config.run.jobs) as job_pool:
-    futures, stop = {}, threading.Event()
-    for i in order:
-      ds, name = jobs[i]
-      label = f"[{i + 1}/{len(jobs)}] {ds.name}/{runs[name].objective.method}"
-      futures[i] = job_pool.submit(train_one, runs[name], ds, real[ds.name], label, w1_pool,
-                                   stop)
-    results: dict[str, dict[str, dict]] = {ds.name: {} for ds in datasets}
-    try:
-      for i, (ds, name) in enumerate(jobs):
-        results[ds.name][runs[name].objective.method] = resolve_w1(futures[i].result())
-    except BaseException:
-      # Ctrl-C or a failed run: the runs in flight stop at their next evaluation, none starts.
-      stop.set()
-      job_pool.shutdown(wait=False, cancel_futures=True)
-      w1_pool.shutdown(wait=False, cancel_futures=True)
-      raise
+  labels = {i: f"[{i + 1}/{len(jobs)}] {jobs[i][0].name}/{runs[jobs[i][1]].objective.method}"
+            for i in order}
+  results: dict[str, dict[str, dict]] = {ds.name: {} for ds in datasets}
+  with concurrent.futures.ThreadPoolExecutor(config.run.jobs) as w1_pool:
+    if config.run.jobs == 1:
+      trained = {i: add_w1(train_one(runs[jobs[i][1]], jobs[i][0], labels[i]),
+                           real[jobs[i][0].name], w1_pool) for i in order}
+    else:
+      pool = _job_pool(config.run.jobs)
+      try:
+        pending = {i: pool.apply_async(_train_job, (runs[jobs[i][1]], jobs[i][0].name, labels[i]))
+                   for i in order}
+        # The exact W1 of a finished run is computed while the others train.
+        trained = {i: add_w1(pending[i].get(), real[jobs[i][0].name], w1_pool) for i in order}
+      except BaseException:
+        # Ctrl-C or a failed run: the runs in flight end with their processes.
+        pool.terminate()
+        w1_pool.shutdown(wait=False, cancel_futures=True)
+        raise
+      pool.close()
+    for i, (ds, name) in enumerate(jobs):
+      results[ds.name][runs[name].objective.method] = resolve_w1(trained[i])
 
   os.makedirs(workdir, exist_ok=True)
   summary = {"config": config.to_dict(), "results": {},

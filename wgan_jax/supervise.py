@@ -37,7 +37,7 @@ def is_watched() -> bool:
 def run_watched(num_processes: int | None, heartbeat_timeout_s: int) -> int:
   """Runs this program (``sys.argv``) again as a watched child; returns the exit status to use."""
   child = subprocess.Popen([sys.executable, *sys.argv], env={**os.environ, WATCHED: "1"},
-                           stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                           stderr=subprocess.PIPE, preexec_fn=die_with_parent)
   for signum in (signal.SIGTERM, signal.SIGINT):
     signal.signal(signum, lambda s, frame: child.send_signal(s))
   report: list[str] = []
@@ -69,6 +69,7 @@ def _lost(report: str, num_processes: int | None) -> str:
   return f"process 0{of} (the coordinator) was lost"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+  """This process gets SIGKILL when its parent ends (Linux: PR_SET_PDEATHSIG)."""
   libc = ctypes.CDLL(None, use_errno=True)
   libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

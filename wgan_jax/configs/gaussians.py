@@ -21,10 +21,6 @@ from wgan_jax.configs import toy
 from wgan_jax.configs import validate
 from wgan_jax.data import toy as toy_data
 
-# Relative training time of the methods, to start the longest runs first.
-METHOD_COST = {"wgan-gp": 4, "wgan": 3, "gan": 1, "ebgan": 1}
-
-
 def _adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999):
   return base.optimizer("adam", learning_rate, b1, b2)
 
@@ -64,8 +60,9 @@ def get_config(variant: str = ""):
       ebgan=_variant("ebgan", _adam(1e-3), _adam(1e-3), critic="toy_autoencoder"),
   ))
   c.run.seeds = 10  # seeds per run, trained at once with vmap (PacGAN's table: 10 trials)
-  # Runs trained at once, each in a thread: one run's compilation and evaluation overlap
-  # another's training. Results do not depend on it.
+  # Runs trained at once, each in a process of its own bound to its share of the cores (one core
+  # each on two): one run's compilation and evaluation overlap another's training. Results do not
+  # depend on it.
   c.run.jobs = 2
   c.eval = ml_collections.ConfigDict(dict(
       samples=2500,  # samples per seed for the final metrics (the protocol's)
