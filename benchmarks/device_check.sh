@@ -79,8 +79,9 @@ backend=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["backend"]
 
 if [ "$backend" = gpu ]; then
   # Each process takes a share of the GPU's memory rather than JAX's default 75%: the test
-  # workers share it, and so do the bench and its PyTorch subprocesses.
-  test_env=(XLA_PYTHON_CLIENT_MEM_FRACTION=0.2)
+  # workers share it, and so do the bench and its PyTorch subprocesses. The tests compile at
+  # XLA's default optimisation level (3), not the CPU suite's 0 (tests/conftest.py).
+  test_env=(XLA_PYTHON_CLIENT_MEM_FRACTION=0.2 "XLA_FLAGS=--xla_backend_optimization_level=3")
   bench_env=(XLA_PYTHON_CLIENT_MEM_FRACTION=0.4)
   workers=4
   # make bench's networks; short timing windows, so that every row fits.

@@ -7,6 +7,13 @@ _CACHE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
                           ".pytest_cache", "jax-compilation")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE_DIR)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# XLA's backend at its lowest optimisation level unless XLA_FLAGS names one: the same programs
+# (the HLO passes still run), compiled by LLVM in about half the time on the CPU; the tests'
+# networks are too small for the slower machine code to matter. benchmarks/device_check.sh
+# keeps the default level on a GPU.
+_FLAGS = os.environ.get("XLA_FLAGS", "")
+if "--xla_backend_optimization_level" not in _FLAGS:
+  os.environ["XLA_FLAGS"] = f"{_FLAGS} --xla_backend_optimization_level=0".strip()
 
 import jax  # noqa: E402  (after the environment it reads)
 import pytest  # noqa: E402

@@ -46,6 +46,13 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
+def devices_env(count: int) -> dict:
+  """This environment with ``count`` CPU devices (a device count in XLA_FLAGS would win)."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+           if not f.startswith("--xla_force_host_platform_device_count")]
+  return {**os.environ, "XLA_FLAGS": " ".join(flags), "JAX_NUM_CPU_DEVICES": str(count)}
+
+
 def config_of(overrides: dict, variant: str = "quick"):
   config = mnist.get_config(variant)
   for path, value in overrides.items():
@@ -66,8 +73,7 @@ class Job:
     if count > 1:
       args += ["--config.run.distributed=True", f"--coordinator_address=localhost:{free_port()}",
                f"--num_processes={count}", f"--heartbeat_timeout_s={HEARTBEAT_S}"]
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env["JAX_NUM_CPU_DEVICES"] = str(4 // count)
+    env = devices_env(4 // count)
     self.procs = []
     # No compilation cache for several processes: on CPU, a relaunch whose programs come from
     # the cache runs mismatched collectives (gloo aborts), with one cache for all processes or
@@ -208,8 +214,7 @@ def test_each_process_decodes_only_its_rows_of_a_streamed_folder(tmp_path):
   for i in range(24):
     Image.fromarray(np.full((8, 8), i * 10, np.uint8)).save(folder / f"{i:02d}.png")
   port, batch, iterations = free_port(), 8, 6
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-  env["JAX_NUM_CPU_DEVICES"] = "2"
+  env = devices_env(2)
   procs = [subprocess.Popen([sys.executable, STREAM_READER, str(folder), str(port), str(i),
                              str(batch), str(iterations), str(tmp_path / f"{i}.json")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

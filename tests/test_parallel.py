@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EIGHT_DEVICES = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+EIGHT_DEVICES = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")
+                 + " --xla_force_host_platform_device_count=8",
                  "JAX_PLATFORMS": "cpu"}
 
 # Both runs go through the one training loop (loop.train_seeds: vmap over seeds, scanned
