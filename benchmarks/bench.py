@@ -489,8 +489,10 @@ def markdown(records: list[dict], meta: dict) -> str:
   return "\n".join(lines)
 
 
-# (model, the target's share of the matmul limit in %, the target ratio to PyTorch or None)
-TARGETS = (("toy", 85, None), ("toy64", 50, None), ("dcgan32", 60, 1.5), ("dcgan64", 60, 1.5))
+# (model, the target's share of the matmul limit in %, the target ratio to PyTorch or None): the
+# image rows are to be no slower than the PyTorch loop a user would run instead (1.5x, the
+# earlier target, needed all of the limit on this project's CPUs).
+TARGETS = (("toy", 85, None), ("toy64", 50, None), ("dcgan32", 60, 1.0), ("dcgan64", 60, 1.0))
 
 
 def targets(records: list[dict], limit: float | None, torch: dict) -> list[str]:

@@ -42,15 +42,6 @@ def _snapshot_steps(config, eval_every: int) -> list[int]:
   return sorted({min(evals, key=lambda s: abs(s - f * iters)) for f in config.eval.snapshots})
 
 
-def _later(pool: concurrent.futures.Executor | None, fn, *args) -> concurrent.futures.Future:
-  """fn(*args) on ``pool``, or now when there is none."""
-  if pool is not None:
-    return pool.submit(fn, *args)
-  future = concurrent.futures.Future()
-  future.set_result(fn(*args))
-  return future
-
-
 class _LineStream:
   """stderr as a non-terminal: runs in parallel processes print whole progress lines instead of
   rewriting one line in place over each other."""
@@ -108,15 +99,14 @@ def train_one(config, dataset: toy.ToyDataset, label: str) -> dict:
   }
 
 
-def add_w1(result: dict, real_Nx2: np.ndarray,
-           pool: concurrent.futures.Executor | None = None) -> dict:
+def add_w1(result: dict, real_Nx2: np.ndarray, pool: concurrent.futures.Executor) -> dict:
   """``result`` of ``train_one`` with the exact W1 of each seed's final samples (``per_seed``'s
-  ``w1``) and of each curve point (``w1_curve``) against ``real_Nx2``: futures of ``pool`` (POT's
-  network simplex releases the GIL) until ``resolve_w1``, or computed now without one."""
+  ``w1``) and of each curve point (``w1_curve``) against ``real_Nx2``, as futures of ``pool``
+  (POT's network simplex releases the GIL) until ``resolve_w1``."""
   for row, samples_Nx2 in zip(result["per_seed"], result["samples"]):
-    row["w1"] = _later(pool, mixtures.exact_w1_or_nan, samples_Nx2, real_Nx2)
-  result["w1_curve"] = [_later(pool, mixtures.exact_w1_or_nan, samples_Nx2,
-                               real_Nx2[:len(samples_Nx2)])
+    row["w1"] = pool.submit(mixtures.exact_w1_or_nan, samples_Nx2, real_Nx2)
+  result["w1_curve"] = [pool.submit(mixtures.exact_w1_or_nan, samples_Nx2,
+                                    real_Nx2[:len(samples_Nx2)])
                         for samples_Nx2 in result.pop("curve_TxNx2")]
   return result
 
@@ -138,7 +128,7 @@ def _job_pool(jobs: int):
   """``jobs`` worker processes, each bound to its own share of this process's cores.
 
   Processes rather than threads: two runs in one process share XLA's CPU thread pools, and on
-  two cores each then trains about a third slower than in a process of its own on one core.
+  two cores each then trains about a tenth slower than in a process of its own on one core.
   """
   context = multiprocessing.get_context("spawn")  # a fork of a process running JAX may hang
   cores = sorted(os.sched_getaffinity(0))
