@@ -21,6 +21,7 @@ from wgan_jax.configs import toy
 from wgan_jax.configs import validate
 from wgan_jax.data import toy as toy_data
 
+
 def _adam(learning_rate: float, b1: float = 0.5, b2: float = 0.999):
   return base.optimizer("adam", learning_rate, b1, b2)
 
