@@ -27,10 +27,9 @@ import tempfile
 
 import jax
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from wgan_jax import experiment  # noqa: E402
-from wgan_jax import steps as steps_lib  # noqa: E402
-from wgan_jax.configs import bench as bench_configs  # noqa: E402
+from wgan_jax import experiment
+from wgan_jax import steps as steps_lib
+from wgan_jax.configs import bench as bench_configs
 
 TORCH_DCGAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_dcgan.py")
 KINDS = ("conv forward", "conv backward", "matmul", "normalisation", "other")
